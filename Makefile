@@ -1,0 +1,50 @@
+# autokr: `make run` sets up and runs the workflow; `make test` sets up and tests.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# The torch build to install first; override for another build, e.g.
+#   make setup TORCH="torch==2.13.0 --index-url https://download.pytorch.org/whl/cu128"
+TORCH ?= -r requirements-torch.txt
+# Extra arguments for snakemake in `make run`, e.g. ARGS="--configfile mine.yaml"
+ARGS ?=
+
+.PHONY: setup setup-test run models test lint format clean
+
+setup: $(VENV)/.setup-done
+
+$(VENV)/.setup-done: requirements.txt requirements-torch.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet $(TORCH)
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $@
+
+setup-test: $(VENV)/.setup-test-done
+
+$(VENV)/.setup-test-done: $(VENV)/.setup-done requirements-test.txt
+	$(BIN)/pip install --quiet -r requirements-test.txt
+	touch $@
+
+run: setup
+	$(BIN)/python scripts/clear_stale_lock.py
+	$(BIN)/snakemake $(ARGS)
+
+models: setup
+	$(BIN)/python scripts/download_models.py $(ARGS)
+
+test: setup-test
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: setup-test
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/snakefmt --check Snakefile rules/
+
+format: setup-test
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+	$(BIN)/snakefmt Snakefile rules/
+
+clean:
+	rm -rf results .snakemake

@@ -1,0 +1,1 @@
+"""autokr: videos in one language -> subtitles in another (the workflow's shared code)."""

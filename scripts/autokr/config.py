@@ -1,0 +1,82 @@
+"""Validate the workflow config against ``config/schema.yaml`` and fill defaults.
+
+Errors come out as one line naming the key, before any job starts.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from autokr import languages
+from autokr.errors import ConfigError
+
+SCHEMA = Path(__file__).resolve().parents[2] / "config" / "schema.yaml"
+
+
+def load_schema() -> dict[str, Any]:
+    """The config schema as a dict."""
+    return yaml.safe_load(SCHEMA.read_text(encoding="utf-8"))
+
+
+def validate_config(config: dict[str, Any]) -> dict[str, Any]:
+    """Return a copy of ``config`` with defaults filled in; raise ConfigError naming the bad key."""
+    import jsonschema
+
+    schema = load_schema()
+    config = copy.deepcopy(config)
+    _fill_defaults(config, schema)
+    validator = jsonschema.Draft202012Validator(schema)
+    error = jsonschema.exceptions.best_match(validator.iter_errors(config))
+    if error is not None:
+        raise ConfigError(_describe(error))
+    targets = target_codes(config)
+    if len(set(targets)) != len(targets):
+        raise ConfigError("target_language: a language is listed twice")
+    try:
+        languages.source_language(config["source_language"])
+    except ConfigError as exc:
+        raise ConfigError(f"source_language: {exc}") from None
+    for code in targets:
+        try:
+            languages.target_language(code)
+        except ConfigError as exc:
+            raise ConfigError(f"target_language: {exc}") from None
+        if code == config["source_language"]:
+            raise ConfigError(f"target_language: {code!r} is also the source language")
+    return config
+
+
+def target_codes(config: dict[str, Any]) -> list[str]:
+    """The target languages as a list, whether the config gave one code or several."""
+    value = config["target_language"]
+    return [value] if isinstance(value, str) else list(value)
+
+
+def source_label(config: dict[str, Any]) -> str:
+    """The label of the source-language subtitle file: the code, or ``orig`` for auto."""
+    code = config["source_language"]
+    return "orig" if code == languages.AUTO else code
+
+
+def _fill_defaults(config: dict[str, Any], schema: dict[str, Any]) -> None:
+    for key, sub in schema.get("properties", {}).items():
+        if key not in config and "default" in sub:
+            config[key] = copy.deepcopy(sub["default"])
+        if isinstance(config.get(key), dict) and sub.get("type") == "object":
+            _fill_defaults(config[key], sub)
+
+
+def _describe(error) -> str:
+    path = ".".join(str(p) for p in error.absolute_path)
+    if error.validator == "additionalProperties":
+        known = sorted(error.schema.get("properties", {}))
+        extra = sorted(set(error.instance) - set(known))
+        where = f"{path}.{extra[0]}" if path else extra[0]
+        return f"{where}: unknown key (known here: {', '.join(known)})"
+    if error.validator == "oneOf" and path == "target_language":
+        return "target_language: should be a language code or a list of codes"
+    return f"{path or 'config'}: {error.message}"

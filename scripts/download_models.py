@@ -1,0 +1,81 @@
+"""Fetch the configured models into the cache, for machines that will run offline.
+
+    python scripts/download_models.py [--configfile mine.yaml]
+
+Local folders are checked, not fetched. Afterwards set HF_HUB_OFFLINE=1 on the
+offline machine, or point the config at local folders.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from autokr import models
+from autokr.config import validate_config
+from autokr.errors import AutokrError
+
+#: The files an NLLB checkpoint needs; the repositories also hold duplicates in
+#: other formats that would double the download.
+NLLB_FILES = ["*.json", "*.model", "*.safetensors"]
+
+
+def load_config(paths: list[str]) -> dict:
+    """Merge config files the way Snakemake does: later files override nested keys."""
+    merged: dict = {}
+    for path in ["config/config.yaml", *paths]:
+        _merge(merged, yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {})
+    return validate_config(merged)
+
+
+def _merge(into: dict, new: dict) -> None:
+    for key, value in new.items():
+        if isinstance(value, dict) and isinstance(into.get(key), dict):
+            _merge(into[key], value)
+        else:
+            into[key] = value
+
+
+def fetch_whisper(model: str) -> str:
+    """Download a faster-whisper model by size name or repo id; return its folder."""
+    from faster_whisper.utils import download_model
+
+    if models.is_local(model):
+        return model
+    try:
+        return download_model(model)
+    except (OSError, ValueError) as exc:
+        raise models.not_found(model, "transcribe.model", exc) from None
+
+
+def fetch_nllb(model: str) -> str:
+    """Download an NLLB checkpoint by repo id; return its folder."""
+    from huggingface_hub import snapshot_download
+
+    if models.is_local(model):
+        return model
+    try:
+        return snapshot_download(model, allow_patterns=NLLB_FILES)
+    except (OSError, ValueError) as exc:
+        raise models.not_found(model, "translate.model", exc) from None
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--configfile", action="append", default=[])
+    args = parser.parse_args(argv)
+    try:
+        config = load_config(args.configfile)
+        print(f"transcribe.model: {fetch_whisper(config['transcribe']['model'])}")
+        print(f"translate.model: {fetch_nllb(config['translate']['model'])}")
+    except AutokrError as exc:
+        sys.exit(f"autokr: {exc}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,41 @@
+"""Step 1: decode a video's audio to 16 kHz mono WAV with ffmpeg.
+
+Under Snakemake: rule ``extract_audio``. By hand:
+    python scripts/extract_audio.py VIDEO OUT.wav
+"""
+
+import argparse
+import logging
+
+from autokr.media import extract_audio
+from autokr.steps import run_step, snakemake_log
+
+log = logging.getLogger("autokr.extract_audio")
+
+
+def extract(video: str, wav: str) -> None:
+    """Extract the first audio track of ``video`` to ``wav``."""
+    info = extract_audio(video, wav)
+    log.info("wrote %s (%s s of media)", wav, f"{info.duration:.1f}" if info.duration else "?")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("video")
+    parser.add_argument("wav")
+    parser.add_argument("--log", help="also write the log to this file")
+    args = parser.parse_args(argv)
+    run_step("extract_audio", args.video, args.log, lambda: extract(args.video, args.wav))
+
+
+# Snakemake runs a script as __main__ too, with `snakemake` already defined.
+if "snakemake" in globals():
+    snakemake = globals()["snakemake"]
+    run_step(
+        "extract_audio",
+        snakemake.wildcards.video,
+        snakemake_log(snakemake),
+        lambda: extract(snakemake.input.video, snakemake.output.wav),
+    )
+elif __name__ == "__main__":
+    main()

@@ -1,0 +1,112 @@
+"""Step 2: transcribe a WAV with faster-whisper into ``transcript.json``.
+
+Under Snakemake: rule ``transcribe``. By hand:
+    python scripts/transcribe.py AUDIO.wav OUT.json --model large-v3 --language ja
+"""
+
+import argparse
+import dataclasses
+import logging
+import socket
+
+from autokr import asr, languages
+from autokr.devices import cpu_threads, resolve_placement
+from autokr.records import write_record
+from autokr.steps import run_step, snakemake_log
+
+log = logging.getLogger("autokr.transcribe")
+
+
+def transcribe_audio(
+    audio: str,
+    out: str,
+    options: asr.TranscribeOptions,
+    device: str = "auto",
+    compute_type: str = "auto",
+    threads: int | None = None,
+) -> None:
+    """Load the model, transcribe ``audio`` and write the transcript to ``out``."""
+    placement = resolve_placement(device, compute_type)
+    log.info("model %s on %s (%s)", options.model, placement.device, placement.compute_type)
+    model = asr.load_model(options.model, placement, cpu_threads(threads))
+    transcript = asr.transcribe(model, audio, options, placement)
+    transcript = dataclasses.replace(
+        transcript,
+        settings={**transcript.settings, "device": device, "compute_type": compute_type},
+        run=dataclasses.replace(transcript.run, host=socket.gethostname()),
+    )
+    write_record(transcript, out)
+    log.info(
+        "%d segments, language %s (p=%.2f), %.1f s of audio in %.1f s",
+        len(transcript.segments),
+        transcript.language,
+        transcript.language_probability,
+        transcript.duration,
+        transcript.run.finished - transcript.run.started,
+    )
+
+
+def options_from(model: str, language: str, beam_size: int, vad: bool, condition: bool):
+    """Build options from config-style values (``language`` may be ``auto`` or an NLLB code)."""
+    source = languages.source_language(language)
+    return asr.TranscribeOptions(
+        model=model,
+        language=source.whisper if source else None,
+        beam_size=beam_size,
+        vad=vad,
+        condition_on_previous_text=condition,
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    defaults = asr.TranscribeOptions()
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("audio")
+    parser.add_argument("out")
+    parser.add_argument("--model", default=defaults.model)
+    parser.add_argument("--language", default="ja", help="Whisper code, NLLB code, or auto")
+    parser.add_argument("--beam-size", type=int, default=defaults.beam_size)
+    parser.add_argument("--no-vad", action="store_true", help="decode silence too")
+    parser.add_argument("--condition-on-previous-text", action="store_true")
+    parser.add_argument("--device", default="auto", choices=("auto", "cuda", "cpu"))
+    parser.add_argument("--compute-type", default="auto")
+    parser.add_argument("--threads", type=int)
+    parser.add_argument("--log", help="also write the log to this file")
+    args = parser.parse_args(argv)
+
+    def work() -> None:
+        options = options_from(
+            args.model,
+            args.language,
+            args.beam_size,
+            not args.no_vad,
+            args.condition_on_previous_text,
+        )
+        transcribe_audio(
+            args.audio, args.out, options, args.device, args.compute_type, args.threads
+        )
+
+    run_step("transcribe", args.audio, args.log, work)
+
+
+# Snakemake runs a script as __main__ too, with `snakemake` already defined.
+if "snakemake" in globals():
+    snakemake = globals()["snakemake"]
+    p = snakemake.params
+
+    def work() -> None:
+        options = options_from(
+            p.model, p.language, p.beam_size, p.vad, p.condition_on_previous_text
+        )
+        transcribe_audio(
+            snakemake.input.audio,
+            snakemake.output.transcript,
+            options,
+            p.device,
+            p.compute_type,
+            snakemake.threads,
+        )
+
+    run_step("transcribe", snakemake.wildcards.video, snakemake_log(snakemake), work)
+elif __name__ == "__main__":
+    main()

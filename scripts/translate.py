@@ -1,0 +1,121 @@
+"""Step 3: translate a transcript with NLLB-200 into ``translation.{lang}.json``.
+
+Under Snakemake: rule ``translate``. By hand:
+    python scripts/translate.py transcript.json OUT.json --target ko \
+        --model facebook/nllb-200-distilled-600M
+"""
+
+import argparse
+import dataclasses
+import logging
+import socket
+import time
+
+from autokr import languages, mt
+from autokr.devices import cpu_threads, resolve_placement
+from autokr.records import Cue, Run, Transcript, Translation, read_transcript, write_record
+from autokr.steps import run_step, snakemake_log
+
+log = logging.getLogger("autokr.translate")
+
+
+def source_nllb_code(configured: str, transcript: Transcript) -> str:
+    """The NLLB code of the spoken language: as configured, or as Whisper detected it."""
+    if configured == languages.AUTO:
+        return languages.nllb_code_for_detected(transcript.language)
+    return languages.language(configured).nllb
+
+
+def translate_transcript(
+    transcript_path: str,
+    out: str,
+    source: str,
+    target: str,
+    options: mt.TranslateOptions,
+    device: str = "auto",
+    threads: int | None = None,
+) -> None:
+    """Translate every segment of a transcript into ``target`` and write the cues to ``out``."""
+    started = time.time()
+    transcript = read_transcript(transcript_path)
+    src = source_nllb_code(source, transcript)
+    tgt = languages.target_language(target).nllb
+    placement = resolve_placement(device)
+    texts = [seg.text for seg in transcript.segments]
+    if texts:
+        # Loading NLLB takes seconds and gigabytes; a silent video needs neither.
+        log.info("model %s on %s, %s -> %s", options.model, placement.device, src, tgt)
+        translator = mt.load_translator(options, placement, cpu_threads(threads))
+        translated = translator.translate(texts, src, tgt)
+    else:
+        translated = []
+    cues = tuple(
+        Cue(seg.start, seg.end, seg.text, text)
+        for seg, text in zip(transcript.segments, translated, strict=True)
+    )
+    translation = Translation(
+        source_language=src,
+        target_language=tgt,
+        cues=cues,
+        settings={**dataclasses.asdict(options), "device": device, "target": target},
+        run=Run(
+            placement.device,
+            "float16" if placement.device == "cuda" else "float32",
+            started,
+            time.time(),
+            socket.gethostname(),
+        ),
+    )
+    write_record(translation, out)
+    log.info("%d cues translated in %.1f s", len(cues), translation.run.finished - started)
+
+
+def main(argv: list[str] | None = None) -> None:
+    defaults = mt.TranslateOptions()
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("transcript")
+    parser.add_argument("out")
+    parser.add_argument(
+        "--source", default="ja", help="spoken language, or auto to use the detected one"
+    )
+    parser.add_argument("--target", default="ko")
+    parser.add_argument("--model", default=defaults.model)
+    parser.add_argument("--batch-size", type=int, default=defaults.batch_size)
+    parser.add_argument("--beam-size", type=int, default=defaults.beam_size)
+    parser.add_argument("--max-length", type=int, default=defaults.max_length)
+    parser.add_argument("--device", default="auto", choices=("auto", "cuda", "cpu"))
+    parser.add_argument("--threads", type=int)
+    parser.add_argument("--log", help="also write the log to this file")
+    args = parser.parse_args(argv)
+    options = mt.TranslateOptions(args.model, args.batch_size, args.beam_size, args.max_length)
+    run_step(
+        "translate",
+        args.transcript,
+        args.log,
+        lambda: translate_transcript(
+            args.transcript, args.out, args.source, args.target, options, args.device, args.threads
+        ),
+    )
+
+
+# Snakemake runs a script as __main__ too, with `snakemake` already defined.
+if "snakemake" in globals():
+    snakemake = globals()["snakemake"]
+    p = snakemake.params
+    options = mt.TranslateOptions(p.model, p.batch_size, p.beam_size, p.max_length)
+    run_step(
+        "translate",
+        snakemake.wildcards.video,
+        snakemake_log(snakemake),
+        lambda: translate_transcript(
+            snakemake.input.transcript,
+            snakemake.output.translation,
+            p.source,
+            snakemake.wildcards.lang,
+            options,
+            p.device,
+            snakemake.threads,
+        ),
+    )
+elif __name__ == "__main__":
+    main()
