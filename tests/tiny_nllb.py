@@ -1,0 +1,102 @@
+"""Build a tiny NLLB-architecture model that translates the test sentences exactly.
+
+Real NLLB-200 weights cannot be downloaded where the tests run. This model has
+the same architecture (M2M100), the same tokenizer class (NllbTokenizer with
+all FAIRSEQ language codes) and the same files on disk, so autokr loads it
+through exactly the code that loads ``facebook/nllb-200-distilled-600M``. It is
+trained until it reproduces the test pairs; on anything else it gives noise.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from pathlib import Path
+
+SOURCE = "jpn_Jpan"
+TARGET = "kor_Hang"
+
+
+def variants(japanese: str) -> list[str]:
+    """Spellings Whisper may give a sentence: with or without its punctuation."""
+    bare = re.sub(r"[。、!?！？]", "", japanese)
+    spaced = re.sub(r"[。、]", " ", japanese).strip()
+    return sorted({japanese, japanese.rstrip("。"), bare, spaced})
+
+
+def build(pairs: list[tuple[str, str]], out: Path, steps: int = 400, seed: int = 0) -> Path:
+    """Train the model on ``pairs`` (and their punctuation variants); save it to ``out``."""
+    import sentencepiece as spm
+    import torch
+    from transformers import (
+        AutoTokenizer,
+        M2M100Config,
+        M2M100ForConditionalGeneration,
+        NllbTokenizer,
+    )
+    from transformers.models.nllb.tokenization_nllb import FAIRSEQ_LANGUAGE_CODES
+
+    examples = [(v, ko) for ja, ko in pairs for v in variants(ja)]
+    out.mkdir(parents=True, exist_ok=True)
+
+    # NllbTokenizer(vocab_file=...) ignores the sentencepiece model in
+    # transformers 5; from_pretrained on a folder that holds it does not.
+    sp_dir = out / "sentencepiece"
+    sp_dir.mkdir(exist_ok=True)
+    model_bytes = io.BytesIO()
+    lines = [text for pair in examples for text in pair]
+    spm.SentencePieceTrainer.train(
+        sentence_iterator=iter(lines * 4),
+        model_writer=model_bytes,
+        vocab_size=160,
+        model_type="bpe",
+        character_coverage=1.0,
+        hard_vocab_limit=False,
+        minloglevel=2,
+    )
+    (sp_dir / "sentencepiece.bpe.model").write_bytes(model_bytes.getvalue())
+    tokenizer = NllbTokenizer.from_pretrained(
+        str(sp_dir), src_lang=SOURCE, additional_special_tokens=FAIRSEQ_LANGUAGE_CODES
+    )
+    tokenizer.save_pretrained(str(out))
+    tokenizer = AutoTokenizer.from_pretrained(str(out), src_lang=SOURCE, tgt_lang=TARGET)
+    unk = tokenizer.unk_token_id
+    if unk in tokenizer(pairs[0][0]).input_ids:
+        raise AssertionError("the test tokenizer turns Japanese into <unk>")
+
+    config = M2M100Config(
+        vocab_size=len(tokenizer),
+        d_model=64,
+        encoder_layers=2,
+        decoder_layers=2,
+        encoder_attention_heads=4,
+        decoder_attention_heads=4,
+        encoder_ffn_dim=128,
+        decoder_ffn_dim=128,
+        max_position_embeddings=256,
+        dropout=0.0,
+        scale_embedding=True,
+        pad_token_id=tokenizer.pad_token_id,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        decoder_start_token_id=tokenizer.eos_token_id,
+    )
+    torch.manual_seed(seed)
+    model = M2M100ForConditionalGeneration(config)
+    batch = tokenizer(
+        [ja for ja, _ in examples],
+        text_target=[ko for _, ko in examples],
+        return_tensors="pt",
+        padding=True,
+    )
+    batch["labels"][batch["labels"] == tokenizer.pad_token_id] = -100
+    optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    model.train()
+    for _ in range(steps):
+        loss = model(**batch).loss
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+    model.eval()
+    model.save_pretrained(str(out))
+    return out
