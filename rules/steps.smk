@@ -18,6 +18,9 @@ rule extract_audio:
 rule transcribe:
     input:
         audio="results/videos/{video}/audio.wav",
+        # Not read: it makes a replaced video redo its transcript even after
+        # the temporary audio is gone (Snakemake skips a missing temp file).
+        video=video_path,
     output:
         transcript="results/videos/{video}/transcript.json",
     log:

@@ -8,6 +8,7 @@ import argparse
 import dataclasses
 import logging
 import socket
+import time
 
 from autokr import asr, languages
 from autokr.devices import cpu_threads, resolve_placement
@@ -26,6 +27,7 @@ def transcribe_audio(
     threads: int | None = None,
 ) -> None:
     """Load the model, transcribe ``audio`` and write the transcript to ``out``."""
+    started = time.time()
     placement = resolve_placement(device, compute_type)
     log.info("model %s on %s (%s)", options.model, placement.device, placement.compute_type)
     model = asr.load_model(options.model, placement, cpu_threads(threads))
@@ -33,7 +35,8 @@ def transcribe_audio(
     transcript = dataclasses.replace(
         transcript,
         settings={**transcript.settings, "device": device, "compute_type": compute_type},
-        run=dataclasses.replace(transcript.run, host=socket.gethostname()),
+        # The job's time includes loading the model, not just decoding.
+        run=dataclasses.replace(transcript.run, started=started, host=socket.gethostname()),
     )
     write_record(transcript, out)
     log.info(
@@ -42,7 +45,7 @@ def transcribe_audio(
         transcript.language,
         transcript.language_probability,
         transcript.duration,
-        transcript.run.finished - transcript.run.started,
+        transcript.run.finished - started,
     )
 
 

@@ -18,10 +18,14 @@ log = logging.getLogger("autokr")
 
 
 def setup_logging(step: str, video: str, log_file: str | None) -> None:
-    """Log one line per event, naming the step and the video, to stderr and ``log_file``."""
+    """Log one line per event, naming the step and the video, to ``log_file`` or stderr."""
     fmt = logging.Formatter(f"%(asctime)s {step} [{video}] %(levelname)s %(message)s")
-    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
+    console = logging.StreamHandler(sys.stderr)
+    handlers: list[logging.Handler] = [console]
     if log_file:
+        # Under Snakemake the log file has the whole story; the console, shared
+        # by every job, gets only warnings and the one-line error.
+        console.setLevel(logging.WARNING)
         Path(log_file).parent.mkdir(parents=True, exist_ok=True)
         handlers.append(logging.FileHandler(log_file, mode="w", encoding="utf-8"))
     root = logging.getLogger("autokr")
