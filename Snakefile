@@ -19,3 +19,11 @@ rule all:
     default_target: True
     input:
         subtitle_targets(),
+
+
+onsuccess:
+    report_batch()
+
+
+onerror:
+    report_batch()

@@ -8,6 +8,8 @@ sys.path.insert(0, str(Path(workflow.basedir) / "scripts"))
 from autokr.config import source_label, target_codes, validate_config
 from autokr.discovery import scan_videos
 from autokr.errors import ConfigError
+from autokr.subtitles import subtitle_paths
+from autokr.summary import write_summary
 
 try:
     config.update(validate_config(config))
@@ -24,20 +26,27 @@ for skipped in SCAN.skipped:
 VIDEOS = SCAN.videos
 TARGETS = target_codes(config)
 SOURCE_LABEL = source_label(config)
-LABELS = [SOURCE_LABEL, *TARGETS]
+SUBTITLES = subtitle_paths(
+    "results/subtitles/{video}",
+    SOURCE_LABEL,
+    TARGETS,
+    config["subtitles"]["formats"],
+    config["subtitles"]["bilingual"],
+)
+#: Settings that reach a step only through the machine it runs on, not its output.
+RUN_ONLY = {"device", "compute_type", "threads"}
 
 
 wildcard_constraints:
     video=".+",
     lang="|".join(re.escape(code) for code in TARGETS),
-    label="|".join(re.escape(label) for label in LABELS),
 
 
 def subtitle_targets():
-    """Every subtitle file the run should produce."""
-    return [
-        f"results/subtitles/{video}.{label}.srt" for video in VIDEOS for label in LABELS
-    ]
+    """Every subtitle file and QA report the run should produce."""
+    files = [*SUBTITLES.files.values(), *SUBTITLES.bilingual.values()]
+    qa = ["results/videos/{video}/qa.json"]
+    return [path.format(video=video) for video in VIDEOS for path in files + qa]
 
 
 def video_path(wildcards):
@@ -56,10 +65,28 @@ def audio_output():
     return wav if config["keep_audio"] else temp(wav)
 
 
-def srt_inputs(wildcards):
-    """make_srt reads the transcript for the source language, else that language's translation."""
-    if wildcards.label == SOURCE_LABEL:
-        return {"transcript": f"results/videos/{wildcards.video}/transcript.json"}
+def step_settings(step, leave_out=()):
+    """The config of a step that shapes its output (params, so changing them reruns it)."""
     return {
-        "translation": f"results/videos/{wildcards.video}/translation.{wildcards.label}.json"
+        k: v
+        for k, v in config[step].items()
+        if k not in RUN_ONLY and k not in leave_out
     }
+
+
+def translation_inputs(wildcards):
+    """The translations make_srt lays out, one per target language, in config order."""
+    return [
+        f"results/videos/{wildcards.video}/translation.{code}.json" for code in TARGETS
+    ]
+
+
+def subtitle_prefix(wildcards):
+    """Path and name of a video's subtitle files, without the language and extension."""
+    return f"results/subtitles/{wildcards.video}"
+
+
+def report_batch():
+    """Write and print results/summary.md: what finished, what was skipped, what failed."""
+    text = write_summary(Path("results"), list(VIDEOS), TARGETS, SCAN.skipped)
+    print(text, file=sys.stderr)

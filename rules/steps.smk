@@ -7,6 +7,7 @@ rule extract_audio:
         video=video_path,
     output:
         wav=audio_output(),
+        media="results/videos/{video}/media.json",
     log:
         "results/logs/extract_audio/{video}.log",
     conda:
@@ -33,11 +34,8 @@ rule transcribe:
     resources:
         gpu=1,
     params:
-        model=config["transcribe"]["model"],
+        options=step_settings("transcribe"),
         language=config["source_language"],
-        beam_size=config["transcribe"]["beam_size"],
-        vad=config["transcribe"]["vad"],
-        condition_on_previous_text=config["transcribe"]["condition_on_previous_text"],
         device=config["transcribe"]["device"],
         compute_type=config["transcribe"]["compute_type"],
     script:
@@ -59,11 +57,9 @@ rule translate:
     resources:
         gpu=1,
     params:
-        model=config["translate"]["model"],
+        options=step_settings("translate", leave_out={"sentences"}),
+        sentences=config["translate"]["sentences"],
         source=config["source_language"],
-        batch_size=config["translate"]["batch_size"],
-        beam_size=config["translate"]["beam_size"],
-        max_length=config["translate"]["max_length"],
         device=config["translate"]["device"],
     script:
         "../scripts/translate.py"
@@ -71,12 +67,24 @@ rule translate:
 
 rule make_srt:
     input:
-        unpack(srt_inputs),
+        media="results/videos/{video}/media.json",
+        transcript="results/videos/{video}/transcript.json",
+        translations=translation_inputs,
     output:
-        srt="results/subtitles/{video}.{label}.srt",
+        *SUBTITLES.files.values(),
+        *SUBTITLES.bilingual.values(),
+        qa="results/videos/{video}/qa.json",
     log:
-        "results/logs/make_srt/{video}.{label}.log",
+        "results/logs/make_srt/{video}.log",
     conda:
         "../envs/make_srt.yaml"
+    params:
+        prefix=subtitle_prefix,
+        targets=TARGETS,
+        source_label=SOURCE_LABEL,
+        formats=config["subtitles"]["formats"],
+        bilingual=config["subtitles"]["bilingual"],
+        layout=config["subtitles"]["layout"],
+        sentences=config["translate"]["sentences"],
     script:
         "../scripts/make_srt.py"

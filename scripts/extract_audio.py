@@ -6,26 +6,46 @@ Under Snakemake: rule ``extract_audio``. By hand:
 
 import argparse
 import logging
+import os
+import socket
+import time
 
 from autokr.media import extract_audio
+from autokr.records import Media, Run, write_record
 from autokr.steps import run_step, snakemake_log
 
 log = logging.getLogger("autokr.extract_audio")
 
 
-def extract(video: str, wav: str) -> None:
-    """Extract the first audio track of ``video`` to ``wav``."""
+def extract(video: str, wav: str, media_json: str | None = None) -> None:
+    """Extract the first audio track of ``video`` to ``wav``; describe the input in JSON."""
+    started = time.time()
+    stat = os.stat(video)
     info = extract_audio(video, wav)
     log.info("wrote %s (%s s of media)", wav, f"{info.duration:.1f}" if info.duration else "?")
+    if media_json:
+        record = Media(
+            source=str(video),
+            size=stat.st_size,
+            mtime=stat.st_mtime,
+            duration=info.duration or 0.0,
+            frame_rate=info.frame_rate,
+            audio_streams=info.audio_streams,
+            run=Run("cpu", "", started, time.time(), socket.gethostname()),
+        )
+        write_record(record, media_json)
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("video")
     parser.add_argument("wav")
+    parser.add_argument("--media", help="also describe the input in this JSON file")
     parser.add_argument("--log", help="also write the log to this file")
     args = parser.parse_args(argv)
-    run_step("extract_audio", args.video, args.log, lambda: extract(args.video, args.wav))
+    run_step(
+        "extract_audio", args.video, args.log, lambda: extract(args.video, args.wav, args.media)
+    )
 
 
 # Snakemake runs a script as __main__ too, with `snakemake` already defined.
@@ -35,7 +55,7 @@ if "snakemake" in globals():
         "extract_audio",
         snakemake.wildcards.video,
         snakemake_log(snakemake),
-        lambda: extract(snakemake.input.video, snakemake.output.wav),
+        lambda: extract(snakemake.input.video, snakemake.output.wav, snakemake.output.media),
     )
 elif __name__ == "__main__":
     main()

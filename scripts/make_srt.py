@@ -1,59 +1,171 @@
-"""Step 4: write a subtitle file from a transcript (source language) or a translation.
+"""Step 4: lay out cues by each language's rules and write the subtitle files and QA report.
 
-Under Snakemake: rule ``make_srt``. By hand:
-    python scripts/make_srt.py OUT.srt --transcript transcript.json
-    python scripts/make_srt.py OUT.srt --translation translation.ko.json
+Under Snakemake: rule ``make_srt``, one job per video. By hand:
+    python scripts/make_srt.py "out/ep01" --transcript transcript.json \
+        --translation ko=translation.ko.json [--media media.json] [--formats srt vtt]
+writes out/ep01.ja.srt, out/ep01.ko.srt (and .vtt) and out/ep01.qa.json.
 """
 
 import argparse
+import dataclasses
 import logging
+import time
+from pathlib import Path
 
-from autokr.records import read_transcript, read_translation
+from autokr import languages
+from autokr.layout import Layout, lay_out, rules_for
+from autokr.records import (
+    QA,
+    read_media,
+    read_transcript,
+    read_translation,
+    write_record,
+    write_text_atomic,
+)
+from autokr.sentences import SentenceOptions
 from autokr.steps import run_step, snakemake_log
-from autokr.subtitles import lines_from_transcript, lines_from_translation, write_srt
+from autokr.subtitles import (
+    compose_bilingual,
+    source_cues,
+    subtitle_paths,
+    target_cues,
+    write_layout,
+)
 
 log = logging.getLogger("autokr.make_srt")
 
+#: Frame rate for cue gaps when the input has no video stream.
+AUDIO_ONLY_FRAME_RATE = 24.0
 
-def make_srt(out: str, transcript: str | None = None, translation: str | None = None) -> None:
-    """Write ``out`` from a translation when given one, else from the transcript."""
-    if translation:
-        lines = lines_from_translation(read_translation(translation))
-    elif transcript:
-        lines = lines_from_transcript(read_transcript(transcript))
-    else:
-        raise ValueError("make_srt needs a transcript or a translation")
-    count = write_srt(lines, out)
-    log.info("wrote %s with %d cues", out, count)
+
+def make_subtitles(
+    video: str,
+    prefix: str,
+    transcript_path: str,
+    translations: dict[str, str],
+    qa_path: str,
+    media_path: str | None = None,
+    source_label: str = "ja",
+    formats: tuple[str, ...] = ("srt",),
+    bilingual: bool = False,
+    layout: dict[str, dict] | None = None,
+    sentence_options: SentenceOptions | None = None,
+) -> None:
+    """Write every subtitle file of one video, and its QA report."""
+    started = time.time()
+    transcript = read_transcript(transcript_path)
+    media = read_media(media_path) if media_path else None
+    frame_rate = (media.frame_rate if media else None) or AUDIO_ONLY_FRAME_RATE
+    overrides = layout or {}
+    source_code = transcript.language if source_label == "orig" else source_label
+    src_rules = rules_for(_rules_key(source_code), overrides.get(source_label))
+    paths = subtitle_paths(prefix, source_label, list(translations), list(formats), bilingual)
+
+    layouts: dict[str, Layout] = {
+        source_label: lay_out(
+            source_cues(transcript, sentence_options), src_rules, frame_rate, transcript.duration
+        )
+    }
+    loaded = {label: read_translation(path) for label, path in translations.items()}
+    for label, translation in loaded.items():
+        rules = rules_for(_rules_key(label), overrides.get(label))
+        cues = target_cues(translation)
+        layouts[label] = lay_out(cues, rules, frame_rate, transcript.duration, src_rules)
+
+    for (label, fmt), path in paths.files.items():
+        write_layout(layouts[label], path, fmt)
+    for label, path in paths.bilingual.items():
+        write_text_atomic(path, compose_bilingual(layouts[label], src_rules))
+
+    seconds = {"transcribe": round(transcript.run.seconds, 3)}
+    if media:
+        seconds = {"extract_audio": round(media.run.seconds, 3), **seconds}
+    seconds |= {f"translate.{label}": round(t.run.seconds, 3) for label, t in loaded.items()}
+    seconds["make_srt"] = round(time.time() - started, 3)
+    qa = QA(
+        video=video,
+        duration=transcript.duration,
+        language=transcript.language,
+        language_probability=transcript.language_probability,
+        cues={label: len(lay.cues) for label, lay in layouts.items()},
+        decisions=transcript.decisions,
+        retries={label: t.retries for label, t in loaded.items()},
+        rule_breaks={
+            label: [
+                {**dataclasses.asdict(b), "cue": b.cue + 1, "at": round(lay.cues[b.cue].start, 3)}
+                for b in lay.breaks
+            ]
+            for label, lay in layouts.items()
+        },
+        seconds=seconds,
+        settings={"frame_rate": frame_rate, "formats": list(formats), "bilingual": bilingual},
+    )
+    write_record(qa, qa_path)
+    for label, lay in layouts.items():
+        log.info("%s: %d cues, %d rule breaks left", label, len(lay.cues), len(lay.breaks))
+
+
+def _rules_key(label: str) -> str:
+    """The layout table key of a language label: its Whisper code where it has one."""
+    try:
+        return languages.language(label).whisper or label
+    except languages.ConfigError:
+        return label
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("out")
-    group = parser.add_mutually_exclusive_group(required=True)
-    group.add_argument("--transcript")
-    group.add_argument("--translation")
+    parser.add_argument("prefix", help="path and name of the outputs, without extensions")
+    parser.add_argument("--transcript", required=True)
+    parser.add_argument(
+        "--translation", action="append", default=[], metavar="LANG=FILE", help="repeatable"
+    )
+    parser.add_argument("--media", help="media.json from extract_audio (for the frame rate)")
+    parser.add_argument("--source", default="ja", help="label of the source subtitle file")
+    parser.add_argument("--formats", nargs="+", default=["srt"], choices=("srt", "vtt"))
+    parser.add_argument("--bilingual", action="store_true")
     parser.add_argument("--log", help="also write the log to this file")
     args = parser.parse_args(argv)
+    translations = dict(item.split("=", 1) for item in args.translation)
+    Path(args.prefix).parent.mkdir(parents=True, exist_ok=True)
     run_step(
         "make_srt",
-        args.out,
+        args.prefix,
         args.log,
-        lambda: make_srt(args.out, args.transcript, args.translation),
+        lambda: make_subtitles(
+            Path(args.prefix).name,
+            args.prefix,
+            args.transcript,
+            translations,
+            f"{args.prefix}.qa.json",
+            args.media,
+            args.source,
+            tuple(args.formats),
+            args.bilingual,
+        ),
     )
 
 
 # Snakemake runs a script as __main__ too, with `snakemake` already defined.
 if "snakemake" in globals():
     snakemake = globals()["snakemake"]
+    p = snakemake.params
     run_step(
         "make_srt",
         snakemake.wildcards.video,
         snakemake_log(snakemake),
-        lambda: make_srt(
-            snakemake.output.srt,
-            snakemake.input.get("transcript"),
-            snakemake.input.get("translation"),
+        lambda: make_subtitles(
+            snakemake.wildcards.video,
+            p.prefix,
+            snakemake.input.transcript,
+            dict(zip(p.targets, snakemake.input.translations, strict=True)),
+            snakemake.output.qa,
+            snakemake.input.media,
+            p.source_label,
+            tuple(p.formats),
+            p.bilingual,
+            p.layout,
+            SentenceOptions(**p.sentences),
         ),
     )
 elif __name__ == "__main__":

@@ -49,16 +49,11 @@ def transcribe_audio(
     )
 
 
-def options_from(model: str, language: str, beam_size: int, vad: bool, condition: bool):
+def options_from(language: str, settings: dict) -> asr.TranscribeOptions:
     """Build options from config-style values (``language`` may be ``auto`` or an NLLB code)."""
     source = languages.source_language(language)
-    return asr.TranscribeOptions(
-        model=model,
-        language=source.whisper if source else None,
-        beam_size=beam_size,
-        vad=vad,
-        condition_on_previous_text=condition,
-    )
+    settings = {**settings, "temperature": tuple(settings.get("temperature", (0.0,)))}
+    return asr.TranscribeOptions(language=source.whisper if source else None, **settings)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -71,6 +66,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--beam-size", type=int, default=defaults.beam_size)
     parser.add_argument("--no-vad", action="store_true", help="decode silence too")
     parser.add_argument("--condition-on-previous-text", action="store_true")
+    parser.add_argument("--initial-prompt", help="text that names people and places")
+    parser.add_argument("--hotwords", help="words to favour in decoding")
     parser.add_argument("--device", default="auto", choices=("auto", "cuda", "cpu"))
     parser.add_argument("--compute-type", default="auto")
     parser.add_argument("--threads", type=int)
@@ -78,13 +75,16 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     def work() -> None:
-        options = options_from(
-            args.model,
-            args.language,
-            args.beam_size,
-            not args.no_vad,
-            args.condition_on_previous_text,
-        )
+        settings = {
+            "model": args.model,
+            "beam_size": args.beam_size,
+            "vad": not args.no_vad,
+            "condition_on_previous_text": args.condition_on_previous_text,
+            "temperature": defaults.temperature,
+            "initial_prompt": args.initial_prompt,
+            "hotwords": args.hotwords,
+        }
+        options = options_from(args.language, settings)
         transcribe_audio(
             args.audio, args.out, options, args.device, args.compute_type, args.threads
         )
@@ -98,9 +98,7 @@ if "snakemake" in globals():
     p = snakemake.params
 
     def work() -> None:
-        options = options_from(
-            p.model, p.language, p.beam_size, p.vad, p.condition_on_previous_text
-        )
+        options = options_from(p.language, p.options)
         transcribe_audio(
             snakemake.input.audio,
             snakemake.output.transcript,

@@ -14,6 +14,7 @@ import time
 from autokr import languages, mt
 from autokr.devices import cpu_threads, resolve_placement
 from autokr.records import Cue, Run, Transcript, Translation, read_transcript, write_record
+from autokr.sentences import SentenceOptions, join_sentences, share_text
 from autokr.steps import run_step, snakemake_log
 
 log = logging.getLogger("autokr.translate")
@@ -32,32 +33,46 @@ def translate_transcript(
     source: str,
     target: str,
     options: mt.TranslateOptions,
+    sentence_options: SentenceOptions | None = None,
     device: str = "auto",
     threads: int | None = None,
 ) -> None:
-    """Translate every segment of a transcript into ``target`` and write the cues to ``out``."""
+    """Translate a transcript sentence by sentence into ``target``; write the cues to ``out``."""
     started = time.time()
     transcript = read_transcript(transcript_path)
     src = source_nllb_code(source, transcript)
     tgt = languages.target_language(target).nllb
     placement = resolve_placement(device)
-    texts = [seg.text for seg in transcript.segments]
+    sentence_options = sentence_options or SentenceOptions()
+    sentences = join_sentences(transcript.segments, sentence_options)
+    texts = [s.text for s in sentences]
+    retries: list = []
     if texts:
         # Loading NLLB takes seconds and gigabytes; a silent video needs neither.
         log.info("model %s on %s, %s -> %s", options.model, placement.device, src, tgt)
         translator = mt.load_translator(options, placement, cpu_threads(threads))
-        translated = translator.translate(texts, src, tgt)
+        translated, retries = mt.translate_checked(translator, texts, src, tgt, options.beam_size)
     else:
         translated = []
-    cues = tuple(
-        Cue(seg.start, seg.end, seg.text, text)
-        for seg, text in zip(transcript.segments, translated, strict=True)
-    )
+    retried = {r.sentence: r.method for r in retries}
+    cues = []
+    for i, (sentence, text) in enumerate(zip(sentences, translated, strict=True)):
+        parts = share_text(text, sentence.pieces, languages.uses_spaces(tgt))
+        method = f"retried: {retried[i]}" if i in retried else "sentence"
+        cues += [
+            Cue(piece.start, piece.end, piece.text, part, i, method)
+            for piece, part in zip(sentence.pieces, parts, strict=True)
+        ]
     translation = Translation(
         source_language=src,
         target_language=tgt,
-        cues=cues,
-        settings={**dataclasses.asdict(options), "device": device, "target": target},
+        cues=tuple(cues),
+        settings={
+            **dataclasses.asdict(options),
+            **dataclasses.asdict(sentence_options),
+            "device": device,
+            "target": target,
+        },
         run=Run(
             placement.device,
             "float16" if placement.device == "cuda" else "float32",
@@ -65,9 +80,17 @@ def translate_transcript(
             time.time(),
             socket.gethostname(),
         ),
+        sentences=len(sentences),
+        retries=tuple(retries),
     )
     write_record(translation, out)
-    log.info("%d cues translated in %.1f s", len(cues), translation.run.finished - started)
+    log.info(
+        "%d sentences, %d cues, %d retried, in %.1f s",
+        len(sentences),
+        len(cues),
+        len(retries),
+        translation.run.seconds,
+    )
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -83,17 +106,26 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--batch-size", type=int, default=defaults.batch_size)
     parser.add_argument("--beam-size", type=int, default=defaults.beam_size)
     parser.add_argument("--max-length", type=int, default=defaults.max_length)
+    parser.add_argument("--no-repeat-ngram-size", type=int, default=defaults.no_repeat_ngram_size)
     parser.add_argument("--device", default="auto", choices=("auto", "cuda", "cpu"))
     parser.add_argument("--threads", type=int)
     parser.add_argument("--log", help="also write the log to this file")
     args = parser.parse_args(argv)
-    options = mt.TranslateOptions(args.model, args.batch_size, args.beam_size, args.max_length)
+    options = mt.TranslateOptions(
+        args.model, args.batch_size, args.beam_size, args.max_length, args.no_repeat_ngram_size
+    )
     run_step(
         "translate",
         args.transcript,
         args.log,
         lambda: translate_transcript(
-            args.transcript, args.out, args.source, args.target, options, args.device, args.threads
+            args.transcript,
+            args.out,
+            args.source,
+            args.target,
+            options,
+            device=args.device,
+            threads=args.threads,
         ),
     )
 
@@ -102,7 +134,6 @@ def main(argv: list[str] | None = None) -> None:
 if "snakemake" in globals():
     snakemake = globals()["snakemake"]
     p = snakemake.params
-    options = mt.TranslateOptions(p.model, p.batch_size, p.beam_size, p.max_length)
     run_step(
         "translate",
         snakemake.wildcards.video,
@@ -112,7 +143,8 @@ if "snakemake" in globals():
             snakemake.output.translation,
             p.source,
             snakemake.wildcards.lang,
-            options,
+            mt.TranslateOptions(**p.options),
+            SentenceOptions(**p.sentences),
             p.device,
             snakemake.threads,
         ),

@@ -23,7 +23,7 @@ def test_defaults_are_filled_in_nested_groups():
 
 def test_every_key_has_a_default_a_type_and_a_description():
     def walk(schema, path):
-        for key, sub in schema["properties"].items():
+        for key, sub in schema.get("properties", {}).items():
             assert "default" in sub, f"{path}{key} has no default"
             assert "description" in sub, f"{path}{key} has no description"
             assert {"type", "enum", "oneOf"} & set(sub), f"{path}{key} has no type"

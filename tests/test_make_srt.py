@@ -1,4 +1,7 @@
+"""make_srt: subtitle files (SRT, WebVTT, bilingual) and the QA report, by hand and as units."""
+
 import itertools
+import json
 import subprocess
 from datetime import timedelta
 
@@ -6,70 +9,137 @@ import srt
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from autokr.records import Cue, Run, Translation, write_record
-from autokr.subtitles import Line, to_subtitles, write_srt
+from autokr.layout import Cue, lay_out, rules_for
+from autokr.records import (
+    Cue as TranslatedCue,
+)
+from autokr.records import (
+    Decision,
+    Media,
+    Retry,
+    Run,
+    Segment,
+    Transcript,
+    Translation,
+    Word,
+    read_qa,
+    write_record,
+)
+from autokr.subtitles import compose_bilingual, compose_srt, compose_vtt, subtitle_paths
 from conftest import ROOT
 
-
-def test_cues_are_ordered_and_never_overlap():
-    subs = to_subtitles([Line(5, 9, "둘"), Line(1, 6, "하나"), Line(9, 10, " ")])
-    assert [s.content for s in subs] == ["하나", "둘"]
-    assert subs[0].end <= subs[1].start
-    assert [s.index for s in subs] == [1, 2]
+KO, JA = rules_for("ko"), rules_for("ja")
+RUN = Run("cpu", "int8", 0, 1)
 
 
-def test_no_lines_give_a_valid_empty_file(tmp_path):
-    path = tmp_path / "a.srt"
-    assert write_srt([], path) == 0
-    assert path.read_text() == ""
-    assert list(srt.parse(path.read_text())) == []
+def test_empty_layout_is_a_valid_empty_file():
+    layout = lay_out([], KO)
+    assert compose_srt(layout) == ""
+    assert list(srt.parse(compose_srt(layout))) == []
+    assert compose_vtt(layout).startswith("WEBVTT")
 
 
-lines = st.lists(
+def test_vtt_has_dotted_milliseconds_and_the_same_lines():
+    layout = lay_out([Cue(61.5, 63.25, "안녕하세요")], KO)
+    assert "00:01:01.500 --> 00:01:03.250\n안녕하세요" in compose_vtt(layout)
+
+
+def test_bilingual_puts_source_lines_over_target_lines():
+    korean = "오늘은 정말 날씨가 좋네요."
+    layout = lay_out([Cue(0, 2, korean, "今日はとても良い天気ですね。")], KO)
+    [sub] = srt.parse(compose_bilingual(layout, JA))
+    # 14 full-width characters: the Japanese takes two lines of at most 13.
+    assert sub.content.splitlines() == ["今日はとても", "良い天気ですね。", korean]
+
+
+def test_paths_follow_media_server_names():
+    paths = subtitle_paths("out/season 1/ep.01", "ja", ["ko", "en"], ["srt", "vtt"], True)
+    assert paths.files[("ko", "srt")] == "out/season 1/ep.01.ko.srt"
+    assert paths.files[("ja", "vtt")] == "out/season 1/ep.01.ja.vtt"
+    assert paths.bilingual == {
+        "ko": "out/season 1/ep.01.ja-ko.srt",
+        "en": "out/season 1/ep.01.ja-en.srt",
+    }
+
+
+texts = st.text(alphabet="가나다라 마바사ABC,.!?", min_size=0, max_size=40)
+cue_lists = st.lists(
     st.builds(
-        lambda start, length, text: Line(start, start + length, text),
+        lambda start, length, text: Cue(start, start + length, text),
         st.floats(0, 10_000, allow_nan=False),
         st.floats(0, 30, allow_nan=False),
-        st.text(min_size=0, max_size=40),
+        texts | st.text(max_size=40),
     ),
     max_size=30,
 )
 
 
 @settings(max_examples=200, deadline=None)
-@given(lines)
-def test_written_srt_always_parses_back_in_order(tmp_path_factory, items):
-    path = tmp_path_factory.mktemp("srt") / "x.srt"
-    count = write_srt(items, path)
-    parsed = list(srt.parse(path.read_text(encoding="utf-8")))
-    assert len(parsed) == count
+@given(cue_lists)
+def test_written_srt_always_parses_back_in_order(cues):
+    parsed = list(srt.parse(compose_srt(lay_out(cues, KO))))
     for a, b in itertools.pairwise(parsed):
         assert a.start <= b.start and a.end <= b.start
     assert all(s.end >= s.start >= timedelta(0) for s in parsed)
 
 
-def test_make_srt_by_hand_from_a_translation(tmp_path, python):
-    record = Translation(
+def write_inputs(folder):
+    words = (Word(0.5, 1.0, "今日は", 0.9), Word(1.0, 2.0, "晴れです。", 0.9))
+    segment = Segment(0.5, 2.0, "今日は晴れです。", 0.01, -0.2, 1.0, words)
+    dropped = Decision(5.0, 7.0, "ご視聴ありがとうございました", "dropped", "known silence phrase")
+    transcript = Transcript("ja", 0.99, 10.0, (segment,), {}, RUN, (dropped,))
+    retry = Retry(0, "今日は晴れです。", "", ("empty",), "beam 8", "오늘은 맑아요.")
+    translation = Translation(
         "jpn_Jpan",
         "kor_Hang",
-        (Cue(0.5, 2.0, "晴れ", "맑음"), Cue(3.0, 4.5, "雨", "비")),
+        (TranslatedCue(0.5, 2.0, "今日は晴れです。", "오늘은 맑아요.", 0, "retried: beam 8"),),
         {},
-        Run("cpu", "float32", 0, 1),
+        RUN,
+        1,
+        (retry,),
     )
-    write_record(record, tmp_path / "translation.ko.json")
-    out = tmp_path / "x.ko.srt"
-    cmd = [python, ROOT / "scripts" / "make_srt.py", out, "--translation"]
-    subprocess.run([*cmd, tmp_path / "translation.ko.json"], check=True)
-    subs = list(srt.parse(out.read_text(encoding="utf-8")))
-    assert [(s.start.total_seconds(), s.content) for s in subs] == [(0.5, "맑음"), (3.0, "비")]
+    media = Media("videos/a.mp4", 100, 0.0, 10.0, 25.0, 1, RUN)
+    write_record(transcript, folder / "transcript.json")
+    write_record(translation, folder / "translation.ko.json")
+    write_record(media, folder / "media.json")
+
+
+def test_by_hand_writes_every_format_and_the_qa_report(tmp_path, python):
+    write_inputs(tmp_path)
+    prefix = tmp_path / "subs" / "ep 01"
+    cmd = [python, ROOT / "scripts" / "make_srt.py", prefix, "--transcript"]
+    cmd += [tmp_path / "transcript.json", "--translation", f"ko={tmp_path / 'translation.ko.json'}"]
+    cmd += ["--media", tmp_path / "media.json", "--formats", "srt", "vtt", "--bilingual"]
+    subprocess.run(cmd, check=True)
+    folder = tmp_path / "subs"
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "ep 01.ja-ko.srt",
+        "ep 01.ja.srt",
+        "ep 01.ja.vtt",
+        "ep 01.ko.srt",
+        "ep 01.ko.vtt",
+        "ep 01.qa.json",
+    ]
+    [ko] = srt.parse((folder / "ep 01.ko.srt").read_text(encoding="utf-8"))
+    assert ko.content == "오늘은 맑아요." and ko.start == timedelta(seconds=0.5)
+    qa = read_qa(folder / "ep 01.qa.json")
+    assert qa.cues == {"ja": 1, "ko": 1}
+    assert [d.action for d in qa.decisions] == ["dropped"]
+    assert [r.method for r in qa.retries["ko"]] == ["beam 8"]
+    assert qa.settings["frame_rate"] == 25.0
+    assert set(qa.seconds) == {"extract_audio", "transcribe", "translate.ko", "make_srt"}
+    assert json.loads((folder / "ep 01.qa.json").read_text(encoding="utf-8"))["rule_breaks"] == {
+        "ja": [],
+        "ko": [],
+    }
 
 
 def test_make_srt_reports_a_broken_record_in_one_line(tmp_path, python):
-    bad = tmp_path / "translation.ko.json"
+    bad = tmp_path / "transcript.json"
     bad.write_text("{", encoding="utf-8")
-    cmd = [python, ROOT / "scripts" / "make_srt.py", tmp_path / "x.srt", "--translation", bad]
+    cmd = [python, ROOT / "scripts" / "make_srt.py", tmp_path / "x", "--transcript", bad]
     result = subprocess.run(cmd, capture_output=True, text=True)
     assert result.returncode == 1
     assert f"autokr: {bad}: not valid JSON" in result.stderr
     assert "Traceback" not in result.stderr
-    assert not (tmp_path / "x.srt").exists()
+    assert not (tmp_path / "x.ja.srt").exists()

@@ -54,9 +54,18 @@ def test_write_leaves_no_temporary_file_and_replaces_a_stale_one(tmp_path):
     [
         (lambda d: d.pop("segments"), "missing field 'segments'"),
         (lambda d: d.update(version=99), "version 99 is not 1"),
-        (lambda d: d["segments"][0].update(start="0.5"), "segments[0]: field 'start' should be"),
-        (lambda d: d["segments"][0]["words"][1].pop("word"), "segments[0].words[1]: missing"),
-        (lambda d: d["segments"][0].update(text=None), "field 'text' should be str"),
+        (
+            lambda d: d["segments"][0].update(start="0.5"),
+            "segments[0].start: should be a number, not str",
+        ),
+        (
+            lambda d: d["segments"][0]["words"][1].pop("word"),
+            "segments[0].words[1]: missing field 'word'",
+        ),
+        (
+            lambda d: d["segments"][0].update(text=None),
+            "segments[0].text: should be str, not NoneType",
+        ),
     ],
 )
 def test_edited_transcript_with_a_mistake_names_the_field(tmp_path, mutate, message):

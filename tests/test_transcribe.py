@@ -6,7 +6,8 @@ import pytest
 from autokr import asr
 from autokr.devices import Placement
 from autokr.errors import ModelError
-from autokr.records import read_transcript
+from autokr.hallucinations import is_silence_phrase, screen_segments
+from autokr.records import Segment, Word, read_transcript
 from conftest import GROUPS, ROOT
 from speech import kana_cer
 
@@ -78,3 +79,53 @@ def test_a_model_that_cannot_be_found_says_where_it_looked(monkeypatch, tmp_path
 def test_a_folder_that_is_no_model_is_named(tmp_path):
     with pytest.raises(ModelError, match=f"{tmp_path}: not a faster-whisper model folder"):
         asr.load_model(str(tmp_path), CPU, cpu_threads=1)
+
+
+def seg(text, start=0.0, end=2.0, no_speech=0.05, logprob=-0.2, word_p=0.9):
+    words = (Word(start, end, text, word_p),)
+    return Segment(start, end, text, no_speech, logprob, 1.2, words)
+
+
+def test_a_segment_the_decoder_takes_for_silence_is_dropped_and_recorded():
+    kept, decisions = screen_segments([seg("うーん", no_speech=0.9, logprob=-1.4), seg("はい")])
+    assert [s.text for s in kept] == ["はい"]
+    assert decisions[0].action == "dropped" and "no speech" in decisions[0].reason
+
+
+def test_a_silence_phrase_is_dropped_only_when_something_doubts_it():
+    doubted = seg("ご視聴ありがとうございました。", no_speech=0.45)
+    confident = seg("ご視聴ありがとうございました!", start=3, end=5)
+    kept, decisions = screen_segments([doubted, confident])
+    assert [(d.action, d.start) for d in decisions] == [("dropped", 0.0), ("flagged", 3)]
+    assert "no_speech_prob 0.45" in decisions[0].reason
+    assert [s.flags for s in kept] == [("silence_phrase",)]
+    assert is_silence_phrase("Thanks for watching!") and not is_silence_phrase("ありがとう")
+
+
+def test_the_same_line_back_to_back_collapses_to_one():
+    lines = [
+        seg("そうですね", 0, 1),
+        seg("そうですね。", 1, 2),
+        seg("そうですね", 2, 3),
+        seg("え", 4, 5),
+    ]
+    kept, decisions = screen_segments(lines)
+    assert [(s.text, s.start, s.end) for s in kept] == [("そうですね", 0, 3), ("え", 4, 5)]
+    assert [d.action for d in decisions] == ["collapsed", "collapsed"]
+
+
+def test_guards_keep_clean_speech(transcripts):
+    assert all(t.decisions == () for t in transcripts.values())
+
+
+def test_kana_cer_matches_plain_faster_whisper_with_vad(model, transcripts, media):
+    # autokr's guards may only drop invented lines: on clean speech it must read as
+    # well as faster-whisper used directly with the same model and VAD.
+    for group, transcript in transcripts.items():
+        plain, _ = model.transcribe(
+            str(media[f"{group}.wav"]), language="ja", beam_size=1, vad_filter=True
+        )
+        reference = "".join(GROUPS[group])
+        ours = kana_cer(reference, "".join(s.text for s in transcript.segments))
+        theirs = kana_cer(reference, "".join(s.text for s in plain))
+        assert ours <= theirs + 0.01, (group, ours, theirs)

@@ -84,3 +84,45 @@ def test_missing_model_is_one_line_naming_it(tmp_path, python):
     assert "'no-such-org/no-such-model' (translate.model)" in line and "local folder" in line
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "t.json").exists()
+
+
+@pytest.mark.parametrize(
+    ("source", "output", "target", "problems"),
+    [
+        ("今日はとても良い天気ですね。", "오늘은 정말 날씨가 좋네요.", "kor_Hang", []),
+        ("今日はとても良い天気ですね。", "", "kor_Hang", ["empty"]),
+        ("明日の朝、友達と映画を見に行きます。", "네", "kor_Hang", ["too short"]),
+        ("はい", "네 " + "정말 좋아요 " * 12, "kor_Hang", ["too long", "repeats itself"]),
+        ("今日はとても良い天気ですね。", "今日はとても良い天気ですね。", "kor_Hang",
+         ["still in the source script"]),
+        ("今日はとても良い天気ですね。", "The weather is very nice today.", "eng_Latn", []),
+        ("今日は天気です。", "今天天气很好。", "zho_Hans", []),
+    ],
+)  # fmt: skip
+def test_nllb_output_checks(source, output, target, problems):
+    assert mt.check_translation(source, output, "jpn_Jpan", target) == problems
+
+
+class FlakyTranslator:
+    """A real translator whose first pass loses one sentence, as NLLB sometimes does."""
+
+    def __init__(self, inner, lose):
+        self.inner, self.lose, self.calls = inner, lose, []
+
+    def translate(self, texts, source, target, beam_size=None):
+        self.calls.append((list(texts), beam_size))
+        outputs = self.inner.translate(texts, source, target, beam_size)
+        if len(self.calls) == 1:
+            outputs = ["" if t == self.lose else o for t, o in zip(texts, outputs, strict=True)]
+        return outputs
+
+
+def test_a_failed_sentence_is_retried_once_and_recorded(translator):
+    texts = [PAIRS[0][0], PAIRS[2][0]]
+    flaky = FlakyTranslator(translator, lose=PAIRS[2][0])
+    outputs, retries = mt.translate_checked(flaky, texts, "jpn_Jpan", "kor_Hang", beam_size=2)
+    assert outputs[0] == PAIRS[0][1] and outputs[1]  # nothing is ever dropped
+    [retry] = retries
+    assert (retry.sentence, retry.problems, retry.first) == (1, ("empty",), "")
+    assert retry.method in {"beam 4", "by clause"} and retry.final == outputs[1]
+    assert flaky.calls[1] == ([PAIRS[2][0]], 4)  # only the failed sentence, with more beams

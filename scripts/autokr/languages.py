@@ -137,3 +137,12 @@ def nllb_code_for_detected(whisper_code: str) -> str:
     if lang.nllb is None:
         raise ConfigError(f"detected language {whisper_code!r} cannot be translated by NLLB-200")
     return lang.nllb
+
+
+#: Scripts written without spaces between words.
+_NO_SPACE_SCRIPTS = frozenset({"Jpan", "Hans", "Hant", "Thai", "Laoo", "Khmr", "Mymr", "Tibt"})
+
+
+def uses_spaces(nllb_code: str) -> bool:
+    """True when the language puts spaces between words (Korean does, Japanese does not)."""
+    return nllb_code.split("_")[-1] not in _NO_SPACE_SCRIPTS

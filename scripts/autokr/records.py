@@ -2,20 +2,53 @@
 
 Every file is UTF-8 JSON with a top-level ``version`` and the settings that
 produced it. Writes are atomic (``name.tmp`` then ``os.replace``), so a killed
-step never leaves a half-written file under the final name.
+step never leaves a half-written file under the final name. Reads check every
+field against the dataclass that describes it and name the first bad one.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
+import types
+import typing
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from autokr.errors import RecordError
 
 VERSION = 1
+
+
+@dataclass(frozen=True)
+class Run:
+    """Where and when a step ran: the resolved device, and wall-clock start and end."""
+
+    device: str
+    compute_type: str
+    started: float
+    finished: float
+    host: str = ""
+
+    @property
+    def seconds(self) -> float:
+        return self.finished - self.started
+
+
+@dataclass(frozen=True)
+class Media:
+    """What ``extract_audio`` learnt of the input: ``results/videos/{video}/media.json``."""
+
+    source: str
+    size: int
+    mtime: float
+    duration: float
+    frame_rate: float | None
+    audio_streams: int
+    run: Run
+    version: int = VERSION
 
 
 @dataclass(frozen=True)
@@ -39,17 +72,22 @@ class Segment:
     avg_logprob: float
     compression_ratio: float
     words: tuple[Word, ...] = ()
+    flags: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
-class Run:
-    """Where and when a step ran: the resolved device, and wall-clock start and end."""
+class Decision:
+    """A segment the guards dropped, flagged or collapsed, and why."""
 
-    device: str
-    compute_type: str
-    started: float
-    finished: float
-    host: str = ""
+    start: float
+    end: float
+    text: str
+    action: str
+    reason: str
+
+    @classmethod
+    def of(cls, seg: Segment, action: str, reason: str) -> Decision:
+        return cls(seg.start, seg.end, seg.text, action, reason)
 
 
 @dataclass(frozen=True)
@@ -62,17 +100,36 @@ class Transcript:
     segments: tuple[Segment, ...]
     settings: dict[str, Any]
     run: Run
+    decisions: tuple[Decision, ...] = ()
     version: int = VERSION
 
 
 @dataclass(frozen=True)
 class Cue:
-    """One timed line pair: the source text and its translation."""
+    """One timed piece of a translated sentence.
+
+    ``sentence`` numbers the sentence it belongs to (pieces of one sentence
+    share it); ``method`` says how its translation was made.
+    """
 
     start: float
     end: float
     source: str
     text: str
+    sentence: int = 0
+    method: str = "sentence"
+
+
+@dataclass(frozen=True)
+class Retry:
+    """A sentence whose first translation failed a check, and what was done."""
+
+    sentence: int
+    source: str
+    first: str
+    problems: tuple[str, ...]
+    method: str
+    final: str
 
 
 @dataclass(frozen=True)
@@ -84,47 +141,30 @@ class Translation:
     cues: tuple[Cue, ...]
     settings: dict[str, Any]
     run: Run
+    sentences: int = 0
+    retries: tuple[Retry, ...] = ()
     version: int = VERSION
 
 
-@dataclass
-class _Reader:
-    """Pulls typed fields out of parsed JSON, naming the bad field on failure."""
+@dataclass(frozen=True)
+class QA:
+    """What ``make_srt`` writes: ``results/videos/{video}/qa.json``, the video's report."""
 
-    path: Path
-    where: list[str] = field(default_factory=list)
-
-    def fail(self, cause: str) -> RecordError:
-        at = ".".join(self.where)
-        return RecordError(f"{self.path}: {at + ': ' if at else ''}{cause}")
-
-    def get(self, obj: Any, key: str, kind: type | tuple[type, ...]) -> Any:
-        if not isinstance(obj, dict):
-            return self._bad_type(obj, dict)
-        if key not in obj:
-            raise self.fail(f"missing field {key!r}")
-        value = obj[key]
-        # bool is an int in Python; a JSON true where a number belongs is still wrong.
-        if isinstance(value, bool) and bool not in _as_tuple(kind):
-            return self._bad_type(value, kind, key)
-        if not isinstance(value, kind):
-            return self._bad_type(value, kind, key)
-        return float(value) if kind == (int, float) else value
-
-    def _bad_type(self, value: Any, kind: Any, key: str | None = None) -> Any:
-        names = "/".join(k.__name__ for k in _as_tuple(kind))
-        at = f"field {key!r}" if key else "value"
-        raise self.fail(f"{at} should be {names}, not {type(value).__name__}")
-
-    def items(self, obj: Any, key: str) -> list[Any]:
-        return self.get(obj, key, list)
+    video: str
+    duration: float
+    language: str
+    language_probability: float
+    cues: dict[str, int]
+    decisions: tuple[Decision, ...]
+    retries: dict[str, tuple[Retry, ...]]
+    rule_breaks: dict[str, list[dict[str, Any]]]
+    seconds: dict[str, float]
+    settings: dict[str, Any] = field(default_factory=dict)
+    version: int = VERSION
 
 
-def _as_tuple(kind: type | tuple[type, ...]) -> tuple[type, ...]:
-    return kind if isinstance(kind, tuple) else (kind,)
-
-
-_NUMBER = (int, float)
+Record = Media | Transcript | Translation | QA
+R = TypeVar("R")
 
 
 def _load(path: Path) -> dict[str, Any]:
@@ -132,7 +172,7 @@ def _load(path: Path) -> dict[str, Any]:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise RecordError(f"{path}: file not found") from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise RecordError(f"{path}: not valid JSON ({exc})") from None
     if not isinstance(data, dict):
         raise RecordError(f"{path}: expected a JSON object at the top")
@@ -144,89 +184,99 @@ def _load(path: Path) -> dict[str, Any]:
     return data
 
 
-def _read_run(r: _Reader, data: dict[str, Any]) -> Run:
-    obj = r.get(data, "run", dict)
-    return Run(
-        device=r.get(obj, "device", str),
-        compute_type=r.get(obj, "compute_type", str),
-        started=r.get(obj, "started", _NUMBER),
-        finished=r.get(obj, "finished", _NUMBER),
-        host=obj.get("host", "") if isinstance(obj.get("host", ""), str) else "",
-    )
+def _at(where: str, message: str) -> str:
+    """``message`` prefixed with the field it is about (``segments[0].start``)."""
+    where = where.lstrip(".")
+    return f"{where}: {message}" if where else message
+
+
+def _convert(value: Any, kind: Any, where: str) -> Any:
+    """``value`` as type ``kind``, or RecordError naming ``where``."""
+    origin = typing.get_origin(kind)
+    if kind is Any:
+        return value
+    if origin in (typing.Union, types.UnionType):
+        options = typing.get_args(kind)
+        if value is None and type(None) in options:
+            return None
+        errors = []
+        for option in (o for o in options if o is not type(None)):
+            try:
+                return _convert(value, option, where)
+            except RecordError as exc:
+                errors.append(exc)
+        raise errors[0]
+    if dataclasses.is_dataclass(kind):
+        if not isinstance(value, dict):
+            raise RecordError(_at(where, f"should be an object, not {type(value).__name__}"))
+        return _from_dict(kind, value, where)
+    if origin is tuple or origin is list:
+        if not isinstance(value, list):
+            raise RecordError(_at(where, f"should be a list, not {type(value).__name__}"))
+        item = typing.get_args(kind)[0]
+        items = [_convert(v, item, f"{where}[{i}]") for i, v in enumerate(value)]
+        return tuple(items) if origin is tuple else items
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise RecordError(_at(where, f"should be an object, not {type(value).__name__}"))
+        _, item = typing.get_args(kind)
+        return {k: _convert(v, item, f"{where}.{k}") for k, v in value.items()}
+    if kind is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise RecordError(_at(where, f"should be a number, not {type(value).__name__}"))
+        return float(value)
+    if kind in (int, str, bool):
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            raise RecordError(_at(where, f"should be {kind.__name__}, not {type(value).__name__}"))
+        return value
+    raise TypeError(f"records cannot read type {kind!r}")  # a bug in this module
+
+
+def _from_dict(cls: type[R], data: dict[str, Any], where: str) -> R:
+    hints = typing.get_type_hints(cls)
+    values = {}
+    for f in dataclasses.fields(cls):
+        if f.name not in data:
+            if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+                raise RecordError(_at(where, f"missing field {f.name!r}"))
+            continue
+        values[f.name] = _convert(data[f.name], hints[f.name], f"{where}.{f.name}")
+    return cls(**values)
+
+
+def read_record(cls: type[R], path: str | os.PathLike) -> R:
+    """Read and check a record of type ``cls`` (errors name the file and the field)."""
+    path = Path(path)
+    data = _load(path)
+    try:
+        return _from_dict(cls, data, "")
+    except RecordError as exc:
+        raise RecordError(f"{path}: {exc}") from None
+
+
+def read_media(path: str | os.PathLike) -> Media:
+    """Read ``media.json`` written by ``extract_audio``."""
+    return read_record(Media, path)
 
 
 def read_transcript(path: str | os.PathLike) -> Transcript:
-    """Read and check a transcript written by ``transcribe`` (or edited by a user)."""
-    path = Path(path)
-    data = _load(path)
-    r = _Reader(path)
-    segments = []
-    for i, seg in enumerate(r.items(data, "segments")):
-        r.where = [f"segments[{i}]"]
-        words = []
-        for j, w in enumerate(r.items(seg, "words")):
-            r.where = [f"segments[{i}]", f"words[{j}]"]
-            words.append(
-                Word(
-                    start=r.get(w, "start", _NUMBER),
-                    end=r.get(w, "end", _NUMBER),
-                    word=r.get(w, "word", str),
-                    probability=r.get(w, "probability", _NUMBER),
-                )
-            )
-        r.where = [f"segments[{i}]"]
-        segments.append(
-            Segment(
-                start=r.get(seg, "start", _NUMBER),
-                end=r.get(seg, "end", _NUMBER),
-                text=r.get(seg, "text", str),
-                no_speech_prob=r.get(seg, "no_speech_prob", _NUMBER),
-                avg_logprob=r.get(seg, "avg_logprob", _NUMBER),
-                compression_ratio=r.get(seg, "compression_ratio", _NUMBER),
-                words=tuple(words),
-            )
-        )
-    r.where = []
-    return Transcript(
-        language=r.get(data, "language", str),
-        language_probability=r.get(data, "language_probability", _NUMBER),
-        duration=r.get(data, "duration", _NUMBER),
-        segments=tuple(segments),
-        settings=r.get(data, "settings", dict),
-        run=_read_run(r, data),
-    )
+    """Read a transcript written by ``transcribe`` (or edited by a user)."""
+    return read_record(Transcript, path)
 
 
 def read_translation(path: str | os.PathLike) -> Translation:
-    """Read and check a translation written by ``translate``."""
-    path = Path(path)
-    data = _load(path)
-    r = _Reader(path)
-    cues = []
-    for i, cue in enumerate(r.items(data, "cues")):
-        r.where = [f"cues[{i}]"]
-        cues.append(
-            Cue(
-                start=r.get(cue, "start", _NUMBER),
-                end=r.get(cue, "end", _NUMBER),
-                source=r.get(cue, "source", str),
-                text=r.get(cue, "text", str),
-            )
-        )
-    r.where = []
-    return Translation(
-        source_language=r.get(data, "source_language", str),
-        target_language=r.get(data, "target_language", str),
-        cues=tuple(cues),
-        settings=r.get(data, "settings", dict),
-        run=_read_run(r, data),
-    )
+    """Read a translation written by ``translate``."""
+    return read_record(Translation, path)
 
 
-def write_record(record: Transcript | Translation, path: str | os.PathLike) -> None:
+def read_qa(path: str | os.PathLike) -> QA:
+    """Read a QA report written by ``make_srt``."""
+    return read_record(QA, path)
+
+
+def write_record(record: Record, path: str | os.PathLike) -> None:
     """Write a record as JSON, atomically."""
-    data = asdict(record)
-    write_text_atomic(path, json.dumps(data, ensure_ascii=False, indent=1) + "\n")
+    write_text_atomic(path, json.dumps(asdict(record), ensure_ascii=False, indent=1) + "\n")
 
 
 def write_text_atomic(path: str | os.PathLike, text: str) -> None:

@@ -1,0 +1,198 @@
+"""Joining Whisper's words into sentences, and sharing a translation back onto timings.
+
+Whisper's segments end wherever its 30-second window or its timestamp tokens
+put them, so a Japanese segment is often half a sentence. Translating whole
+sentences gives NLLB what it was trained on; the translation is then shared
+out over the stretches of speech the sentence came from, so cues stay in
+sync with the voice.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+import unicodedata
+from dataclasses import dataclass
+
+from autokr.records import Segment
+
+_SENTENCE_END = re.compile(r"[.!?。！？…]+[\"'」』）)]*$")
+_CLAUSE_END = re.compile(r"[,，、;；:：]$")
+
+
+@dataclass(frozen=True)
+class Piece:
+    """A stretch of speech inside a sentence: its source text and timing."""
+
+    start: float
+    end: float
+    text: str
+
+
+@dataclass(frozen=True)
+class Sentence:
+    """A sentence to translate, and the pieces of speech it is made of."""
+
+    text: str
+    pieces: tuple[Piece, ...]
+
+    @property
+    def start(self) -> float:
+        return self.pieces[0].start
+
+    @property
+    def end(self) -> float:
+        return self.pieces[-1].end
+
+
+@dataclass(frozen=True)
+class SentenceOptions:
+    """Where sentences end besides their punctuation.
+
+    max_pause: a silence this long (seconds) between words ends a sentence.
+    max_chars: a sentence longer than this is cut at its best clause boundary.
+    piece_pause: a silence this long inside a sentence starts a new piece
+        (a new cue), so a subtitle is not on screen across a long pause.
+    max_piece_seconds: a piece longer than this is cut at a clause boundary.
+    """
+
+    max_pause: float = 1.5
+    max_chars: int = 80
+    piece_pause: float = 0.6
+    max_piece_seconds: float = 6.0
+
+
+@dataclass(frozen=True)
+class _Unit:
+    start: float
+    end: float
+    text: str
+
+
+def _units(segments: tuple[Segment, ...] | list[Segment]) -> list[_Unit]:
+    """Words where they still spell the segment's text; the whole segment where not.
+
+    A user who fixes a misheard line edits the segment text and not its words,
+    so a segment whose words no longer match its text is taken as one unit.
+    """
+    units: list[_Unit] = []
+    for seg in segments:
+        words = [w for w in seg.words if w.word.strip()]
+        if words and _squash("".join(w.word for w in words)) == _squash(seg.text):
+            units += [_Unit(w.start, max(w.end, w.start), w.word) for w in words]
+        elif seg.text.strip():
+            units.append(_Unit(seg.start, seg.end, seg.text))
+        # A boundary marker, so pieces never run across segment ends.
+        if units:
+            units[-1] = _Unit(units[-1].start, units[-1].end, units[-1].text + "\0")
+    return units
+
+
+def _squash(text: str) -> str:
+    return "".join(unicodedata.normalize("NFKC", text).split())
+
+
+def join_text(parts: list[str]) -> str:
+    """Join word texts as Whisper wrote them (spaces are part of its word tokens)."""
+    return " ".join("".join(parts).split())
+
+
+def join_sentences(
+    segments: tuple[Segment, ...] | list[Segment], options: SentenceOptions | None = None
+) -> list[Sentence]:
+    """Group the transcript's words into sentences, each with its pieces of speech."""
+    options = options or SentenceOptions()
+    sentences: list[Sentence] = []
+    current: list[_Unit] = []
+
+    def flush() -> None:
+        if current:
+            sentences.extend(_cap_length(list(current), options))
+            current.clear()
+
+    for unit in _units(segments):
+        if current and unit.start - current[-1].end >= options.max_pause:
+            flush()
+        current.append(unit)
+        if _SENTENCE_END.search(unit.text.rstrip("\0").strip()):
+            flush()
+    flush()
+    return sentences
+
+
+def _cap_length(units: list[_Unit], options: SentenceOptions) -> list[Sentence]:
+    text = join_text([u.text.replace("\0", "") for u in units])
+    if len(text) <= options.max_chars or len(units) < 2:
+        return [_sentence(units, options)]
+    cut = _best_cut(units)
+    return _cap_length(units[:cut], options) + _cap_length(units[cut:], options)
+
+
+def _best_cut(units: list[_Unit]) -> int:
+    """Index to cut a run of units: a clause end near the middle, else the longest pause."""
+    middle = len(units) / 2
+
+    def score(i: int) -> float:
+        text = units[i - 1].text.replace("\0", "").strip()
+        pause = units[i].start - units[i - 1].end
+        bonus = 3 if _CLAUSE_END.search(text) else 2 if units[i - 1].text.endswith("\0") else 0
+        return bonus + pause * 2 - abs(i - middle) / max(middle, 1)
+
+    return max(range(1, len(units)), key=score)
+
+
+def _sentence(units: list[_Unit], options: SentenceOptions) -> Sentence:
+    pieces: list[list[_Unit]] = [[]]
+    for unit in units:
+        if pieces[-1]:
+            prev = pieces[-1][-1]
+            if prev.text.endswith("\0") or unit.start - prev.end >= options.piece_pause:
+                pieces.append([])
+        pieces[-1].append(unit)
+    split: list[list[_Unit]] = []
+    for group in pieces:
+        split += _cap_piece(group, options)
+    text = join_text([u.text.replace("\0", "") for u in units])
+    return Sentence(
+        text,
+        tuple(
+            Piece(g[0].start, g[-1].end, join_text([u.text.replace("\0", "") for u in g]))
+            for g in split
+        ),
+    )
+
+
+def _cap_piece(units: list[_Unit], options: SentenceOptions) -> list[list[_Unit]]:
+    if units[-1].end - units[0].start <= options.max_piece_seconds or len(units) < 2:
+        return [units]
+    cut = _best_cut(units)
+    return _cap_piece(units[:cut], options) + _cap_piece(units[cut:], options)
+
+
+def share_text(text: str, pieces: tuple[Piece, ...] | list[Piece], by_space: bool) -> list[str]:
+    """Share a translation over pieces in proportion to their source length.
+
+    Cuts fall at spaces when ``by_space`` (Korean, English ...), else between
+    characters. Every piece gets some text when there is enough to go round;
+    the parts joined give back the whole translation.
+    """
+    text = " ".join(text.split())
+    if len(pieces) <= 1 or not text:
+        return [text] + [""] * max(len(pieces) - 1, 0)
+    weights = [max(len(_squash(p.text)), 1) for p in pieces]
+    total = sum(weights)
+    cuts_allowed = [i for i, ch in enumerate(text) if ch == " "] if by_space else []
+    if not cuts_allowed:
+        cuts_allowed = list(range(1, len(text)))
+    cuts: list[int] = []
+    acc = 0
+    for w in weights[:-1]:
+        acc += w
+        target = len(text) * acc / total
+        options = [c for c in cuts_allowed if not cuts or c > cuts[-1]]
+        if not options:
+            break
+        cuts.append(min(options, key=lambda c: abs(c - target)))
+    bounds = [0, *cuts, len(text)]
+    parts = [text[a:b].strip() for a, b in itertools.pairwise(bounds)]
+    return parts + [""] * (len(pieces) - len(parts))
