@@ -126,6 +126,8 @@ def _build_media(folder: Path) -> None:
     speech.mux_video(folder / "two.wav", folder / "two.webm")
     speech.mux_video(folder / "one.wav", folder / "one.mkv")
     speech.mux_video(silence, folder / "silent.mp4")
+    speech.write_wav(folder / "music.wav", speech.music())
+    speech.mux_video(folder / "music.wav", folder / "music.mp4")
     speech.mux_video(None, folder / "noaudio.mp4", seconds=2)
 
 

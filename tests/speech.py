@@ -60,6 +60,20 @@ def synthesize(sentences: list[str], wav: Path) -> list[Spoken]:
     return spoken
 
 
+def music(seconds: float = 20.0, seed: int = 0) -> np.ndarray:
+    """A tune with a beat: plucked chords and noise hits, no voice (48 kHz samples)."""
+    rng = np.random.default_rng(seed)
+    notes = [261.6, 329.6, 392.0, 523.3, 440.0, 349.2, 293.7, 246.9]
+    t = np.arange(int(SAMPLE_RATE * 0.5)) / SAMPLE_RATE
+    beats = []
+    for i in range(int(seconds * 2)):
+        f = notes[i % len(notes)]
+        tone = sum(np.sin(2 * np.pi * f * k * t) / k for k in (1, 2, 3)) * np.exp(-3 * t)
+        hit = rng.normal(0, 1, len(t)) * np.exp(-40 * t) * (i % 2 == 0)
+        beats.append(0.25 * tone + 0.15 * hit)
+    return np.concatenate(beats)
+
+
 def write_wav(path: Path, samples: np.ndarray, rate: int = SAMPLE_RATE) -> None:
     """Write float samples in [-1, 1] as 16-bit PCM."""
     pcm = (np.clip(samples, -1, 1) * 32767).astype(np.int16)

@@ -49,9 +49,10 @@ def test_segments_carry_words_and_the_decoders_signals(transcripts, spoken):
     assert (transcript.run.device, transcript.run.compute_type) == ("cpu", "int8")
 
 
-def test_silence_gives_no_segments(model, media):
+@pytest.mark.parametrize("name", ["silence.wav", "music.wav"])
+def test_silence_and_music_give_no_segments(model, media, name):
     options = asr.TranscribeOptions(model="base", language="ja", beam_size=1)
-    assert asr.transcribe(model, media["silence.wav"], options, CPU).segments == ()
+    assert asr.transcribe(model, media[name], options, CPU).segments == ()
 
 
 def test_by_hand_with_detected_language(whisper_model, media, tmp_path, python):

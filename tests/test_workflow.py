@@ -22,8 +22,8 @@ import yaml
 
 from autokr.layout import rules_for, text_width
 from autokr.records import read_qa, read_transcript, read_translation
-from conftest import ROOT
-from speech import KOREAN
+from conftest import GROUPS, ROOT
+from speech import KOREAN, kana_cer
 
 pytestmark = pytest.mark.workflow
 
@@ -64,6 +64,7 @@ def project(tmp_path_factory, whisper_model, nllb_model, media):
     shutil.copy(media["two.webm"], videos / "season 1" / "ep.01.webm")
     shutil.copy(media["one.mkv"], videos / f"{PWNED}.mkv")
     shutil.copy(media["silent.mp4"], videos / "silent.mp4")
+    shutil.copy(media["music.mp4"], videos / "music.mp4")
     shutil.copy(media["noaudio.mp4"], videos / "noaudio.mp4")
     (videos / "broken.mp4").write_bytes(os.urandom(2048))
     shutil.copy(media["one.mkv"], videos / "dup.mkv")
@@ -139,6 +140,20 @@ def test_first_run_subtitles_every_good_video(project, first_run, spoken):
         assert translation.sentences == len(spoken[group])
 
 
+def test_transcripts_read_as_well_as_plain_faster_whisper(project, first_run, whisper_model, media):
+    from faster_whisper import WhisperModel
+
+    model = WhisperModel(str(whisper_model), device="cpu", compute_type="int8", cpu_threads=2)
+    for video, group in GOOD.items():
+        transcript = read_transcript(project / "results" / "videos" / video / "transcript.json")
+        audio = str(media[f"{group}.wav"])
+        plain, _ = model.transcribe(audio, language="ja", beam_size=1, vad_filter=True)
+        reference = "".join(GROUPS[group])
+        ours = kana_cer(reference, "".join(s.text for s in transcript.segments))
+        theirs = kana_cer(reference, "".join(s.text for s in plain))
+        assert ours <= theirs + 0.01 and ours <= 0.15, (video, ours, theirs)
+
+
 def overlaps(cue: srt.Subtitle, sentence) -> bool:
     return cue.start.total_seconds() < sentence.end and cue.end.total_seconds() > sentence.start
 
@@ -163,17 +178,18 @@ def test_korean_cues_keep_the_layout_rules(project, first_run):
 def test_summary_names_every_video(project, first_run):
     summary = (project / "results" / "summary.md").read_text(encoding="utf-8")
     assert summary in first_run.stderr  # printed too
-    assert "4 done, 3 skipped, 2 failed, of 9 inputs." in summary
+    assert "5 done, 3 skipped, 2 failed, of 10 inputs." in summary
     assert "| broken | extract_audio | videos/broken.mp4: not a readable" in summary
     assert "| noaudio | extract_audio | videos/noaudio.mp4: no audio stream |" in summary
     assert "| videos/dup.mkv | same name as videos/dup.mp4; rename one of them |" in summary
-    for video in [*GOOD, "silent"]:
+    for video in [*GOOD, "silent", "music"]:
         assert f"| {video} | " in summary
 
 
-def test_silent_video_gets_a_valid_empty_srt(project, first_run):
-    assert cues(subtitle(project, "silent", "ko")) == []
-    assert cues(subtitle(project, "silent", "ja")) == []
+@pytest.mark.parametrize("video", ["silent", "music"])
+def test_silent_or_music_video_gets_a_valid_empty_srt(project, first_run, video):
+    assert subtitle(project, video, "ko").read_text(encoding="utf-8") == ""
+    assert subtitle(project, video, "ja").read_text(encoding="utf-8") == ""
 
 
 def test_bad_inputs_fail_alone_with_one_line_each(project, first_run):
