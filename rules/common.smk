@@ -1,6 +1,7 @@
 # Shared set-up and input functions; the rules themselves are in steps.smk.
 import re
 import sys
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(workflow.basedir) / "scripts"))
@@ -24,6 +25,7 @@ for skipped in SCAN.skipped:
     print(f"autokr: {skipped.path}: skipped: {skipped.reason}", file=sys.stderr)
 
 VIDEOS = SCAN.videos
+RUN_STARTED = time.time()
 TARGETS = target_codes(config)
 SOURCE_LABEL = source_label(config)
 SUBTITLES = subtitle_paths(
@@ -33,6 +35,9 @@ SUBTITLES = subtitle_paths(
     config["subtitles"]["formats"],
     config["subtitles"]["bilingual"],
 )
+#: Tries of a model-heavy job: a job that runs out of memory is retried with
+#: lighter settings (see autokr.devices.Attempt); other failures fail the same way.
+ATTEMPTS = 3
 #: Settings that reach a step only through the machine it runs on, not its output.
 RUN_ONLY = {"device", "compute_type", "threads"}
 
@@ -74,6 +79,11 @@ def step_settings(step, leave_out=()):
     }
 
 
+def attempt_number(wildcards, attempt):
+    """Snakemake's try count, handed to a step as a resource so that it is no param."""
+    return attempt
+
+
 def translation_inputs(wildcards):
     """The translations make_srt lays out, one per target language, in config order."""
     return [
@@ -88,5 +98,5 @@ def subtitle_prefix(wildcards):
 
 def report_batch():
     """Write and print results/summary.md: what finished, what was skipped, what failed."""
-    text = write_summary(Path("results"), list(VIDEOS), TARGETS, SCAN.skipped)
+    text = write_summary(Path("results"), VIDEOS, TARGETS, SCAN.skipped, RUN_STARTED)
     print(text, file=sys.stderr)

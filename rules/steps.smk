@@ -10,8 +10,13 @@ rule extract_audio:
         media="results/videos/{video}/media.json",
     log:
         "results/logs/extract_audio/{video}.log",
+    benchmark:
+        "results/benchmarks/extract_audio/{video}.tsv"
     conda:
         "../envs/extract_audio.yaml"
+    params:
+        audio_track=config["audio_track"],
+        language=config["source_language"],
     script:
         "../scripts/extract_audio.py"
 
@@ -28,16 +33,19 @@ rule transcribe:
         "results/logs/transcribe/{video}.log",
     benchmark:
         "results/benchmarks/transcribe/{video}.tsv"
+    retries: ATTEMPTS - 1
     conda:
         "../envs/transcribe.yaml"
     threads: config["transcribe"]["threads"]
     resources:
         gpu=1,
+        attempt=attempt_number,
     params:
         options=step_settings("transcribe"),
         language=config["source_language"],
         device=config["transcribe"]["device"],
         compute_type=config["transcribe"]["compute_type"],
+        attempts=ATTEMPTS,
     script:
         "../scripts/transcribe.py"
 
@@ -51,16 +59,19 @@ rule translate:
         "results/logs/translate/{video}.{lang}.log",
     benchmark:
         "results/benchmarks/translate/{video}.{lang}.tsv"
+    retries: ATTEMPTS - 1
     conda:
         "../envs/translate.yaml"
     threads: config["translate"]["threads"]
     resources:
         gpu=1,
+        attempt=attempt_number,
     params:
         options=step_settings("translate", leave_out={"sentences"}),
         sentences=config["translate"]["sentences"],
         source=config["source_language"],
         device=config["translate"]["device"],
+        attempts=ATTEMPTS,
     script:
         "../scripts/translate.py"
 
@@ -76,6 +87,8 @@ rule make_srt:
         qa="results/videos/{video}/qa.json",
     log:
         "results/logs/make_srt/{video}.log",
+    benchmark:
+        "results/benchmarks/make_srt/{video}.tsv"
     conda:
         "../envs/make_srt.yaml"
     params:

@@ -10,6 +10,7 @@ import os
 import socket
 import time
 
+from autokr import languages
 from autokr.media import extract_audio
 from autokr.records import Media, Run, write_record
 from autokr.steps import run_step, snakemake_log
@@ -17,12 +18,30 @@ from autokr.steps import run_step, snakemake_log
 log = logging.getLogger("autokr.extract_audio")
 
 
-def extract(video: str, wav: str, media_json: str | None = None) -> None:
-    """Extract the first audio track of ``video`` to ``wav``; describe the input in JSON."""
+def extract(
+    video: str,
+    wav: str,
+    media_json: str | None = None,
+    track: int | str = "auto",
+    source_language: str = "auto",
+) -> None:
+    """Extract one audio track of ``video`` to ``wav``; describe the input in JSON.
+
+    ``track`` is an audio track number or ``auto`` (the track tagged with the
+    source language, else the first).
+    """
     started = time.time()
     stat = os.stat(video)
-    info = extract_audio(video, wav)
-    log.info("wrote %s (%s s of media)", wav, f"{info.duration:.1f}" if info.duration else "?")
+    tags = languages.track_tags(source_language) if source_language != "auto" else frozenset()
+    info, chosen = extract_audio(video, wav, track, tags)
+    log.info(
+        "wrote %s from audio track %d of %d (%s), starting %.2f s in",
+        wav,
+        chosen.number,
+        info.audio_streams,
+        chosen.language or "untagged",
+        chosen.start - info.start,
+    )
     if media_json:
         record = Media(
             source=str(video),
@@ -32,6 +51,9 @@ def extract(video: str, wav: str, media_json: str | None = None) -> None:
             frame_rate=info.frame_rate,
             audio_streams=info.audio_streams,
             run=Run("cpu", "", started, time.time(), socket.gethostname()),
+            audio_track=chosen.number,
+            audio_language=chosen.language,
+            audio_offset=round(max(chosen.start - info.start, 0.0), 3),
         )
         write_record(record, media_json)
 
@@ -41,6 +63,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("video")
     parser.add_argument("wav")
     parser.add_argument("--media", help="also describe the input in this JSON file")
+    parser.add_argument("--track", default="auto", help="audio track number, or auto")
+    parser.add_argument("--language", default="auto", help="source language, to pick a track")
     parser.add_argument("--log", help="also write the log to this file")
     args = parser.parse_args(argv)
     run_step(
@@ -55,7 +79,13 @@ if "snakemake" in globals():
         "extract_audio",
         snakemake.wildcards.video,
         snakemake_log(snakemake),
-        lambda: extract(snakemake.input.video, snakemake.output.wav, snakemake.output.media),
+        lambda: extract(
+            snakemake.input.video,
+            snakemake.output.wav,
+            snakemake.output.media,
+            snakemake.params.audio_track,
+            snakemake.params.language,
+        ),
     )
 elif __name__ == "__main__":
     main()

@@ -99,6 +99,11 @@ def make_subtitles(
         },
         seconds=seconds,
         settings={"frame_rate": frame_rate, "formats": list(formats), "bilingual": bilingual},
+        # Tries a step took: above 1 when it ran out of memory and was retried lighter.
+        attempts={
+            "transcribe": transcript.run.attempt,
+            **{f"translate.{label}": t.run.attempt for label, t in loaded.items()},
+        },
     )
     write_record(qa, qa_path)
     for label, lay in layouts.items():

@@ -11,7 +11,8 @@ import socket
 import time
 
 from autokr import asr, languages
-from autokr.devices import cpu_threads, resolve_placement
+from autokr.devices import Attempt, cpu_threads, is_out_of_memory, resolve_placement
+from autokr.errors import OutOfMemory
 from autokr.records import write_record
 from autokr.steps import run_step, snakemake_log
 
@@ -25,18 +26,41 @@ def transcribe_audio(
     device: str = "auto",
     compute_type: str = "auto",
     threads: int | None = None,
+    attempt: Attempt | None = None,
 ) -> None:
-    """Load the model, transcribe ``audio`` and write the transcript to ``out``."""
+    """Load the model, transcribe ``audio`` and write the transcript to ``out``.
+
+    ``attempt`` is Snakemake's retry count: the last retry after running out
+    of GPU memory takes a lighter compute type.
+    """
     started = time.time()
+    attempt = attempt or Attempt()
     placement = resolve_placement(device, compute_type)
-    log.info("model %s on %s (%s)", options.model, placement.device, placement.compute_type)
-    model = asr.load_model(options.model, placement, cpu_threads(threads))
-    transcript = asr.transcribe(model, audio, options, placement)
+    placement = dataclasses.replace(placement, compute_type=attempt.compute_type(placement))
+    log.info(
+        "model %s on %s (%s), attempt %d",
+        options.model,
+        placement.device,
+        placement.compute_type,
+        attempt.number,
+    )
+    try:
+        model = asr.load_model(options.model, placement, cpu_threads(threads))
+        transcript = asr.transcribe(model, audio, options, placement)
+    except Exception as exc:
+        if not is_out_of_memory(exc):
+            raise
+        raise OutOfMemory(
+            f"{audio}: out of memory on {placement.device} with {placement.compute_type} "
+            f"(attempt {attempt.number}); a retry takes lighter settings"
+        ) from None
     transcript = dataclasses.replace(
         transcript,
         settings={**transcript.settings, "device": device, "compute_type": compute_type},
         # The job's time includes loading the model, not just decoding.
-        run=dataclasses.replace(transcript.run, started=started, host=socket.gethostname()),
+        run=dataclasses.replace(
+            transcript.run, started=started, host=socket.gethostname(), attempt=attempt.number
+        ),
     )
     write_record(transcript, out)
     log.info(
@@ -106,6 +130,7 @@ if "snakemake" in globals():
             p.device,
             p.compute_type,
             snakemake.threads,
+            Attempt(snakemake.resources.attempt, p.attempts),
         )
 
     run_step("transcribe", snakemake.wildcards.video, snakemake_log(snakemake), work)

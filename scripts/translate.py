@@ -12,7 +12,8 @@ import socket
 import time
 
 from autokr import languages, mt
-from autokr.devices import cpu_threads, resolve_placement
+from autokr.devices import Attempt, cpu_threads, is_out_of_memory, resolve_placement
+from autokr.errors import OutOfMemory
 from autokr.records import Cue, Run, Transcript, Translation, read_transcript, write_record
 from autokr.sentences import SentenceOptions, join_sentences, share_text
 from autokr.steps import run_step, snakemake_log
@@ -36,9 +37,17 @@ def translate_transcript(
     sentence_options: SentenceOptions | None = None,
     device: str = "auto",
     threads: int | None = None,
+    attempt: Attempt | None = None,
 ) -> None:
-    """Translate a transcript sentence by sentence into ``target``; write the cues to ``out``."""
+    """Translate a transcript sentence by sentence into ``target``; write the cues to ``out``.
+
+    ``attempt`` is Snakemake's retry count: each retry after running out of
+    memory halves the batch.
+    """
     started = time.time()
+    attempt = attempt or Attempt()
+    configured_batch = options.batch_size
+    options = dataclasses.replace(options, batch_size=attempt.batch_size(configured_batch))
     transcript = read_transcript(transcript_path)
     src = source_nllb_code(source, transcript)
     tgt = languages.target_language(target).nllb
@@ -49,9 +58,27 @@ def translate_transcript(
     retries: list = []
     if texts:
         # Loading NLLB takes seconds and gigabytes; a silent video needs neither.
-        log.info("model %s on %s, %s -> %s", options.model, placement.device, src, tgt)
-        translator = mt.load_translator(options, placement, cpu_threads(threads))
-        translated, retries = mt.translate_checked(translator, texts, src, tgt, options.beam_size)
+        log.info(
+            "model %s on %s, %s -> %s, batch %d (attempt %d)",
+            options.model,
+            placement.device,
+            src,
+            tgt,
+            options.batch_size,
+            attempt.number,
+        )
+        try:
+            translator = mt.load_translator(options, placement, cpu_threads(threads))
+            translated, retries = mt.translate_checked(
+                translator, texts, src, tgt, options.beam_size
+            )
+        except Exception as exc:
+            if not is_out_of_memory(exc):
+                raise
+            raise OutOfMemory(
+                f"{transcript_path}: out of memory on {placement.device} with batch_size "
+                f"{options.batch_size} (attempt {attempt.number}); a retry halves the batch"
+            ) from None
     else:
         translated = []
     retried = {r.sentence: r.method for r in retries}
@@ -69,6 +96,7 @@ def translate_transcript(
         cues=tuple(cues),
         settings={
             **dataclasses.asdict(options),
+            "batch_size": configured_batch,
             **dataclasses.asdict(sentence_options),
             "device": device,
             "target": target,
@@ -79,6 +107,8 @@ def translate_transcript(
             started,
             time.time(),
             socket.gethostname(),
+            attempt.number,
+            options.batch_size,
         ),
         sentences=len(sentences),
         retries=tuple(retries),
@@ -147,6 +177,7 @@ if "snakemake" in globals():
             SentenceOptions(**p.sentences),
             p.device,
             snakemake.threads,
+            Attempt(snakemake.resources.attempt, p.attempts),
         ),
     )
 elif __name__ == "__main__":

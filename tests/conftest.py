@@ -128,6 +128,14 @@ def _build_media(folder: Path) -> None:
     speech.mux_video(silence, folder / "silent.mp4")
     speech.write_wav(folder / "music.wav", speech.music())
     speech.mux_video(folder / "music.wav", folder / "music.mp4")
+    noise = np.random.default_rng(0).normal(0, 0.05, speech.SAMPLE_RATE * 10)
+    speech.write_wav(folder / "noise.wav", noise)
+    speech.mux_video(folder / "one.wav", folder / "late.mp4", audio_delay=2.0)
+    speech.mux_video(
+        None,
+        folder / "tracks.mkv",
+        tracks=[(folder / "music.wav", "eng"), (folder / "three.wav", "jpn")],
+    )
     speech.mux_video(None, folder / "noaudio.mp4", seconds=2)
 
 
@@ -135,3 +143,37 @@ def _build_media(folder: Path) -> None:
 def python() -> str:
     """The interpreter the tests run under (the project's venv under `make test`)."""
     return sys.executable
+
+
+#: Where the sentences of the one-hour test video are spoken, in minutes.
+HOUR_SENTENCES = {5: 3, 30: 4, 55: 5}  # minute -> index in speech.PAIRS
+
+
+@pytest.fixture(scope="session")
+def hour_video() -> Path:
+    """A one-hour video, silent but for three sentences (at 5, 30 and 55 minutes)."""
+    source = (ROOT / "tests" / "speech.py").read_text(encoding="utf-8")
+    key = [HOUR_SENTENCES, hashlib.sha256(source.encode()).hexdigest()]
+    return _cached("hour", key, _build_hour) / "hour.mp4"
+
+
+def _build_hour(folder: Path) -> None:
+    import subprocess
+
+    import numpy as np
+    import pyopenjtalk
+
+    from autokr.media import ffmpeg_executable
+
+    rate = 16000
+    audio = np.zeros(rate * 3600, dtype=np.float32)
+    for minute, pair in HOUR_SENTENCES.items():
+        samples, _ = pyopenjtalk.tts(speech.PAIRS[pair][0])
+        samples = samples[: len(samples) // 3 * 3].reshape(-1, 3).mean(axis=1) / 32768  # 48->16k
+        audio[minute * 60 * rate : minute * 60 * rate + len(samples)] = samples
+    speech.write_wav(folder / "hour.wav", audio, rate)
+    args = [ffmpeg_executable(), "-nostdin", "-v", "error", "-y"]
+    args += ["-f", "lavfi", "-i", "color=c=black:s=64x48:r=1", "-i", str(folder / "hour.wav")]
+    args += ["-shortest", "-c:v", "libx264", "-c:a", "aac", "-b:a", "32k", "-pix_fmt", "yuv420p"]
+    subprocess.run([*args, str(folder / "hour.mp4")], check=True)
+    (folder / "hour.wav").unlink()

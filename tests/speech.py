@@ -84,12 +84,34 @@ def write_wav(path: Path, samples: np.ndarray, rate: int = SAMPLE_RATE) -> None:
         w.writeframes(pcm.tobytes())
 
 
-def mux_video(audio: Path | None, out: Path, seconds: float | None = None) -> None:
-    """Make a small video (black frames, 24 fps) with ``audio``, or with no audio track."""
+def mux_video(
+    audio: Path | None,
+    out: Path,
+    seconds: float | None = None,
+    audio_delay: float = 0.0,
+    tracks: list[tuple[Path, str]] | None = None,
+) -> None:
+    """Make a small video (black frames, 24 fps) with ``audio``, or with no audio track.
+
+    ``audio_delay`` starts the audio that many seconds after the video;
+    ``tracks`` gives several audio tracks, each (file, language tag).
+    """
     args = [ffmpeg_executable(), "-nostdin", "-loglevel", "error", "-y"]
     args += ["-f", "lavfi", "-i", "color=c=black:s=64x48:r=24"]
-    if audio is not None:
-        args += ["-i", str(audio), "-shortest"]
+    if tracks:
+        for path, _ in tracks:
+            args += ["-i", str(path)]
+        args += ["-map", "0:v", *[a for i in range(len(tracks)) for a in ("-map", f"{i + 1}:a")]]
+        args += [
+            a
+            for i, (_, tag) in enumerate(tracks)
+            for a in (f"-metadata:s:a:{i}", f"language={tag}")
+        ]
+        args += ["-shortest"]
+    elif audio is not None:
+        args += ["-itsoffset", str(audio_delay)] if audio_delay else []
+        args += ["-i", str(audio), "-t" if audio_delay else "-shortest"]
+        args += [str(audio_delay + 20)] if audio_delay else []
     else:
         args += ["-t", str(seconds or 3)]
     codecs = {

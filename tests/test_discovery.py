@@ -64,3 +64,51 @@ def test_ids_keep_the_name_as_written(tmp_path):
     touch(tmp_path, name)
     [vid] = scan_videos(tmp_path).videos
     assert vid == os.path.splitext(name)[0]
+
+
+def test_names_that_differ_only_in_unicode_normalisation_are_both_skipped(tmp_path):
+    touch(tmp_path, unicodedata.normalize("NFC", "ガイド.mp4"))
+    touch(tmp_path, unicodedata.normalize("NFD", "ガイド.mp4"))
+    touch(tmp_path, "ok.mp4")
+    scan = scan_videos(tmp_path)
+    assert list(scan.videos) == ["ok"]
+    assert len(scan.skipped) == 2 and all("same name as" in s.reason for s in scan.skipped)
+
+
+def test_a_name_with_a_newline_is_skipped_by_name(tmp_path):
+    touch(tmp_path, "two\nlines.mp4")
+    touch(tmp_path, "ok.mp4")
+    scan = scan_videos(tmp_path)
+    assert list(scan.videos) == ["ok"]
+    assert scan.skipped[0].reason == "name contains a newline"
+
+
+def test_a_video_reached_twice_through_a_symlink_is_processed_once(tmp_path):
+    touch(tmp_path, "real.mp4")
+    (tmp_path / "alias.mp4").symlink_to("real.mp4")
+    scan = scan_videos(tmp_path)
+    # The scan meets alias.mp4 first in sorted order: that name is kept.
+    assert list(scan.videos) == ["alias"]
+    assert [(s.path.name, s.reason) for s in scan.skipped] == [
+        ("real.mp4", f"same file as {tmp_path / 'alias.mp4'}")
+    ]
+
+
+def test_symlink_loops_and_broken_links_are_skipped_not_followed(tmp_path):
+    touch(tmp_path, "sub/a.mp4")
+    (tmp_path / "sub" / "loop").symlink_to("..")
+    (tmp_path / "self.mp4").symlink_to("self.mp4")
+    (tmp_path / "gone.mp4").symlink_to("nowhere.mp4")
+    scan = scan_videos(tmp_path)
+    assert list(scan.videos) == ["sub/a"]
+    reasons = {s.path.name: s.reason for s in scan.skipped}
+    assert reasons["self.mp4"] == "symlink loop"
+    assert reasons["gone.mp4"] == "broken symlink"
+    assert "not followed" in reasons["loop"]
+
+
+def test_a_linked_folder_outside_is_scanned(tmp_path):
+    touch(tmp_path / "elsewhere", "b.mkv")
+    (tmp_path / "videos").mkdir()
+    (tmp_path / "videos" / "more").symlink_to(tmp_path / "elsewhere")
+    assert list(scan_videos(tmp_path / "videos").videos) == ["more/b"]

@@ -1,13 +1,23 @@
 import os
 import shutil
 import subprocess
+import threading
+import time
 import wave
 
+import numpy as np
 import pytest
 
 from autokr.errors import MediaError
 from autokr.media import SAMPLE_RATE, extract_audio, probe
 from conftest import ROOT
+
+
+def first_sound(path) -> float:
+    """Seconds until the first clearly audible sample."""
+    with wave.open(str(path)) as w:
+        samples = np.frombuffer(w.readframes(w.getnframes()), dtype=np.int16)
+        return float(np.argmax(np.abs(samples) > 1000) / w.getframerate())
 
 
 def wav_info(path):
@@ -17,12 +27,13 @@ def wav_info(path):
 
 @pytest.mark.parametrize("name", ["three.mp4", "two.webm", "one.mkv"])
 def test_video_becomes_16k_mono_wav_of_the_same_length(media, tmp_path, name):
-    info = extract_audio(media[name], tmp_path / "audio.wav")
+    info, track = extract_audio(media[name], tmp_path / "audio.wav")
     rate, channels, seconds = wav_info(tmp_path / "audio.wav")
     assert (rate, channels) == (SAMPLE_RATE, 1)
     spoken_seconds = wav_info(media[name.split(".")[0] + ".wav"])[2]
     assert seconds == pytest.approx(spoken_seconds, abs=0.05)
     assert info.frame_rate == pytest.approx(24)
+    assert (track.number, info.audio_streams) == (0, 1)
     assert not (tmp_path / "audio.wav.tmp").exists()
 
 
@@ -47,16 +58,60 @@ def test_broken_input_names_the_file_and_the_cause(tmp_path, content, cause):
     assert not (tmp_path / "out.wav").exists()
 
 
-def test_truncated_video_fails_or_gives_whole_wav(media, tmp_path):
-    data = media["three.mp4"].read_bytes()
-    cut = tmp_path / "cut.mp4"
-    cut.write_bytes(data[: len(data) // 3])
-    try:
+@pytest.mark.parametrize("name", ["three.mp4", "two.webm", "one.mkv"])
+def test_truncated_file_fails_with_its_name(media, tmp_path, name):
+    data = media[name].read_bytes()
+    cut = tmp_path / f"cut{media[name].suffix}"
+    cut.write_bytes(data[: len(data) * 2 // 3])
+    with pytest.raises(MediaError) as caught:
         extract_audio(cut, tmp_path / "out.wav")
-    except MediaError as exc:
-        assert str(exc).startswith(str(cut))
-    else:
-        wav_info(tmp_path / "out.wav")  # whatever was decodable, as a valid WAV
+    assert str(caught.value).startswith(f"{cut}: ")
+    assert "cut short" in str(caught.value) or "not a readable" in str(caught.value)
+    assert not (tmp_path / "out.wav").exists() and not (tmp_path / "out.wav.tmp").exists()
+
+
+def test_the_track_tagged_with_the_source_language_is_chosen(media, tmp_path):
+    info, track = extract_audio(media["tracks.mkv"], tmp_path / "a.wav", "auto", frozenset({"jpn"}))
+    assert [t.language for t in info.audio] == ["eng", "jpn"]
+    assert track.number == 1
+    assert wav_info(tmp_path / "a.wav")[2] == pytest.approx(
+        wav_info(media["three.wav"])[2], abs=0.1
+    )
+    _, first = extract_audio(media["tracks.mkv"], tmp_path / "b.wav", "auto", frozenset())
+    assert first.number == 0
+    _, chosen = extract_audio(media["tracks.mkv"], tmp_path / "c.wav", 0, frozenset({"jpn"}))
+    assert chosen.number == 0
+    with pytest.raises(MediaError, match="audio_track 5 asked for, but there are 2"):
+        extract_audio(media["tracks.mkv"], tmp_path / "d.wav", 5)
+
+
+def test_audio_that_starts_late_keeps_the_video_timeline(media, tmp_path):
+    info, track = extract_audio(media["late.mp4"], tmp_path / "a.wav")
+    assert track.start - info.start == pytest.approx(2.0, abs=0.05)
+    spoken = first_sound(media["one.wav"])
+    assert first_sound(tmp_path / "a.wav") == pytest.approx(spoken + 2.0, abs=0.05)
+
+
+def test_a_file_that_changes_while_read_fails_and_leaves_nothing(media, tmp_path):
+    video = tmp_path / "copying.mkv"
+    shutil.copy(media["one.mkv"], video)
+    tmp = tmp_path / "a.wav.tmp"
+
+    def keep_copying():
+        deadline = time.time() + 20
+        while not tmp.exists() and time.time() < deadline:
+            time.sleep(0.001)
+        with open(video, "ab") as f:
+            f.write(b"\0" * 1024)
+
+    writer = threading.Thread(target=keep_copying)
+    writer.start()
+    try:
+        with pytest.raises(MediaError, match="changed while it was read"):
+            extract_audio(video, tmp_path / "a.wav")
+    finally:
+        writer.join()
+    assert not (tmp_path / "a.wav").exists()
 
 
 def test_video_without_audio(media, tmp_path):

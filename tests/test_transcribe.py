@@ -115,6 +115,11 @@ def test_the_same_line_back_to_back_collapses_to_one():
     assert [d.action for d in decisions] == ["collapsed", "collapsed"]
 
 
+def test_the_same_line_said_again_later_is_kept():
+    kept, decisions = screen_segments([seg("はい", 0, 1), seg("はい", 300, 301)])
+    assert len(kept) == 2 and decisions == []
+
+
 def test_guards_keep_clean_speech(transcripts):
     assert all(t.decisions == () for t in transcripts.values())
 

@@ -3,7 +3,7 @@ import subprocess
 import pytest
 
 from autokr import mt
-from autokr.devices import Placement
+from autokr.devices import FAULT_OOM_ENV, Attempt, Placement, is_out_of_memory
 from autokr.errors import ModelError
 from autokr.records import Run, Segment, Transcript, read_translation, write_record
 from conftest import ROOT
@@ -126,3 +126,34 @@ def test_a_failed_sentence_is_retried_once_and_recorded(translator):
     assert (retry.sentence, retry.problems, retry.first) == (1, ("empty",), "")
     assert retry.method in {"beam 4", "by clause"} and retry.final == outputs[1]
     assert flaky.calls[1] == ([PAIRS[2][0]], 4)  # only the failed sentence, with more beams
+
+
+def test_the_fault_switch_raises_a_real_out_of_memory_error(translator, monkeypatch):
+    import torch
+
+    monkeypatch.setenv(FAULT_OOM_ENV, "1")
+    with pytest.raises(torch.OutOfMemoryError) as caught:
+        translator.translate([PAIRS[0][0], PAIRS[1][0]], "jpn_Jpan", "kor_Hang")
+    assert is_out_of_memory(caught.value)
+    assert translator.translate([PAIRS[0][0]], "jpn_Jpan", "kor_Hang") == [PAIRS[0][1]]
+
+
+def test_each_attempt_halves_the_batch_and_the_last_lightens_cuda():
+    assert [Attempt(n).batch_size(16) for n in (1, 2, 3)] == [16, 8, 4]
+    assert Attempt(9).batch_size(16) == 1
+    gpu = Placement("cuda", "float16")
+    assert [Attempt(n).compute_type(gpu) for n in (1, 2, 3)] == ["float16"] * 2 + ["int8_float16"]
+    assert Attempt(3).compute_type(CPU) == "float32"
+    assert is_out_of_memory(MemoryError()) and is_out_of_memory(RuntimeError("CUDA out of memory"))
+    assert not is_out_of_memory(RuntimeError("shape mismatch"))
+
+
+def test_out_of_memory_by_hand_is_one_line_naming_the_batch(nllb_model, tmp_path, python):
+    make_transcript(tmp_path / "transcript.json", [ja for ja, _ in PAIRS[:3]])
+    cmd = [python, ROOT / "scripts" / "translate.py", tmp_path / "transcript.json"]
+    cmd += [tmp_path / "t.json", "--model", nllb_model, "--batch-size", "4", "--device", "cpu"]
+    env = {"PATH": "/usr/bin:/bin", FAULT_OOM_ENV: "2"}
+    result = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    assert result.returncode == 1
+    assert "out of memory on cpu with batch_size 4 (attempt 1)" in result.stderr
+    assert "Traceback" not in result.stderr

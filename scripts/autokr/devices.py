@@ -53,6 +53,55 @@ def resolve_placement(device: str, compute_type: str = "auto") -> Placement:
     return Placement(resolved, compute_type)
 
 
+#: The fault switch: with this set to N, a model call on a batch of more than N
+#: items raises the same out-of-memory error a GPU would, so the retry path can
+#: be tested on any machine. Nothing else is changed; unset, it does nothing.
+FAULT_OOM_ENV = "AUTOKR_FAULT_OOM_ABOVE_BATCH"
+
+
+def fault_switch(batch_size: int) -> None:
+    """Raise torch's out-of-memory error when the fault switch says this batch is too big."""
+    limit = os.environ.get(FAULT_OOM_ENV)
+    if limit and batch_size > int(limit):
+        import torch
+
+        raise torch.OutOfMemoryError(
+            f"CUDA out of memory: batch of {batch_size} over {FAULT_OOM_ENV}={limit}"
+        )
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    """True for a CUDA or host out-of-memory error from torch, CTranslate2 or Python."""
+    if isinstance(exc, MemoryError):
+        return True
+    name = type(exc).__name__
+    return name == "OutOfMemoryError" or (
+        isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower()
+    )
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """What a retried job changes: Snakemake's attempt number picks lighter settings.
+
+    Each attempt halves the batch; the last one on CUDA also takes a lighter
+    compute type. These come from the attempt, not from params, so a video
+    that needed a retry is not rerun later.
+    """
+
+    number: int = 1
+    last: int = 3
+
+    def batch_size(self, configured: int) -> int:
+        return max(1, configured // 2 ** (self.number - 1))
+
+    def compute_type(self, placement: Placement) -> str:
+        lighter = {"float16": "int8_float16", "bfloat16": "int8_bfloat16", "float32": "int8"}
+        if placement.device == "cuda" and self.number >= self.last:
+            return lighter.get(placement.compute_type, placement.compute_type)
+        return placement.compute_type
+
+
 def cpu_threads(threads: int | None) -> int:
     """Threads a model may use: the job's share when Snakemake gave one, else all cores."""
     if threads and threads > 0:

@@ -6,7 +6,9 @@ between folders: ``videos/season 1/ep.01.webm`` is ``season 1/ep.01``.
 
 from __future__ import annotations
 
+import errno
 import os
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,6 +31,7 @@ class Skipped:
 
     path: Path
     reason: str
+    kind: str = "name"  # name, duplicate or link: how the morning report counts it
 
 
 @dataclass
@@ -54,33 +57,69 @@ def scan_videos(folder: str | os.PathLike) -> Scan:
     """Scan ``folder`` recursively, in sorted order, for video and audio files.
 
     Raises ConfigError when the folder is missing or holds no media at all.
-    Names that cannot be carried, and ids that two files would share, are
-    returned in ``skipped`` and left out of ``videos``.
+    Names that cannot be carried, ids that two files would share (also when
+    they differ only in Unicode normalisation), broken links and link loops
+    are returned in ``skipped`` and left out of ``videos``. A file reached
+    twice through a symlink is taken once, under the first name met.
     """
     folder = Path(folder)
     if not folder.is_dir():
         raise ConfigError(f"{folder}: videos folder not found (set 'videos' in the config)")
-    found: dict[str, list[Path]] = {}
     scan = Scan()
-    for dirpath, dirnames, filenames in os.walk(folder):
-        # Hidden folders are skipped; sorting here makes the walk order stable.
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+    found: dict[str, list[Path]] = {}
+    seen_files: dict[Path, Path] = {}
+    seen_dirs = {folder.resolve()}
+    for dirpath, dirnames, filenames in os.walk(folder, followlinks=True):
+        kept_dirs = []
+        for name in sorted(d for d in dirnames if not d.startswith(".")):
+            real = (Path(dirpath) / name).resolve()
+            if real in seen_dirs:
+                reason = "links to a folder already scanned (a symlink loop?); not followed"
+                scan.skipped.append(Skipped(Path(dirpath) / name, reason, "link"))
+                continue
+            seen_dirs.add(real)
+            kept_dirs.append(name)
+        dirnames[:] = kept_dirs
         for name in sorted(filenames):
             if not is_media(name):
                 continue
             path = Path(dirpath) / name
-            bad = [what for ch, what in _UNCARRIABLE.items() if ch in str(path.relative_to(folder))]
-            if bad:
-                scan.skipped.append(Skipped(path, f"name contains {' and '.join(bad)}"))
+            problem = _unusable(folder, path)
+            if problem:
+                kind = "name" if problem.startswith("name") else "link"
+                scan.skipped.append(Skipped(path, problem, kind))
                 continue
-            found.setdefault(video_id(folder, path), []).append(path)
-    for vid, paths in sorted(found.items()):
+            real = path.resolve()
+            if real in seen_files:
+                reason = f"same file as {seen_files[real]}"
+                scan.skipped.append(Skipped(path, reason, "duplicate"))
+                continue
+            seen_files[real] = path
+            key = unicodedata.normalize("NFC", video_id(folder, path))
+            found.setdefault(key, []).append(path)
+    for paths in found.values():
         if len(paths) == 1:
-            scan.videos[vid] = paths[0]
+            scan.videos[video_id(folder, paths[0])] = paths[0]
             continue
         for path in paths:
             others = ", ".join(str(p) for p in paths if p != path)
-            scan.skipped.append(Skipped(path, f"same name as {others}; rename one of them"))
+            reason = f"same name as {others}; rename one of them"
+            scan.skipped.append(Skipped(path, reason, "duplicate"))
+    scan.videos = dict(sorted(scan.videos.items()))
     if not scan.videos and not scan.skipped:
         raise ConfigError(f"{folder}: no video or audio files found")
     return scan
+
+
+def _unusable(folder: Path, path: Path) -> str | None:
+    """Why ``path`` cannot be processed, or None."""
+    bad = [what for ch, what in _UNCARRIABLE.items() if ch in str(path.relative_to(folder))]
+    if bad:
+        return f"name contains {' and '.join(bad)}"
+    try:
+        path.stat()
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "symlink loop"
+        return "broken symlink" if path.is_symlink() else f"cannot be read ({exc.strerror})"
+    return None

@@ -22,5 +22,9 @@ class ModelError(AutokrError):
     """A model cannot be found or loaded."""
 
 
+class OutOfMemory(AutokrError):
+    """The device ran out of memory; Snakemake retries the job with lighter settings."""
+
+
 class RecordError(AutokrError):
     """An intermediate JSON file is missing, malformed or of another version."""

@@ -44,6 +44,8 @@ class GuardOptions:
         (average log-probability below the second) is dropped.
     doubt_no_speech / doubt_log_prob / doubt_word_probability: a known silence
         phrase is dropped when any of these signals doubts it, else only flagged.
+    repeat_gap: a line repeated with at most this many seconds between is a
+        decoding loop and collapses into one; further apart it is real speech.
     """
 
     no_speech_threshold: float = 0.6
@@ -51,6 +53,7 @@ class GuardOptions:
     doubt_no_speech: float = 0.3
     doubt_log_prob: float = -0.6
     doubt_word_probability: float = 0.5
+    repeat_gap: float = 1.0
 
 
 _NON_WORD = re.compile(r"[\W_]+", re.UNICODE)
@@ -104,7 +107,11 @@ def screen_segments(
                 continue
             decisions.append(Decision.of(seg, "flagged", "known silence phrase, decoder confident"))
             seg = dataclasses.replace(seg, flags=(*seg.flags, "silence_phrase"))
-        if kept and normalise(kept[-1].text) == normalise(seg.text):
+        if (
+            kept
+            and normalise(kept[-1].text) == normalise(seg.text)
+            and seg.start - kept[-1].end <= o.repeat_gap
+        ):
             first = kept[-1]
             decisions.append(
                 Decision.of(seg, "collapsed", f"repeats the line at {first.start:.2f} s")

@@ -146,3 +146,27 @@ _NO_SPACE_SCRIPTS = frozenset({"Jpan", "Hans", "Hant", "Thai", "Laoo", "Khmr", "
 def uses_spaces(nllb_code: str) -> bool:
     """True when the language puts spaces between words (Korean does, Japanese does not)."""
     return nllb_code.split("_")[-1] not in _NO_SPACE_SCRIPTS
+
+
+#: ISO 639-2 codes that audio tracks are tagged with where they differ from the
+#: NLLB code's ISO 639-3 part: bibliographic forms and macrolanguages.
+_TRACK_TAGS: dict[str, tuple[str, ...]] = {
+    "ar": ("ara",), "fa": ("per", "fas"), "ms": ("may", "msa"), "lv": ("lav",),
+    "uz": ("uzb",), "mn": ("mon",), "ne": ("nep",), "sw": ("swa",), "az": ("aze",),
+    "ps": ("pus",), "sq": ("alb", "sqi"), "mg": ("mlg",), "yi": ("yid",),
+    "no": ("nor",), "fr": ("fre",), "de": ("ger",), "zh": ("chi",), "nl": ("dut",),
+    "el": ("gre",), "cs": ("cze",), "sk": ("slo",), "ro": ("rum",), "cy": ("wel",),
+    "hy": ("arm",), "ka": ("geo",), "is": ("ice",), "mk": ("mac",), "my": ("bur",),
+    "eu": ("baq",), "bo": ("tib",), "mi": ("mao",), "et": ("est",),
+}  # fmt: skip
+
+
+def track_tags(code: str) -> frozenset[str]:
+    """The language tags an audio track in ``code`` may carry (``ja``: ja, jpn)."""
+    lang = language(code)
+    tags = {lang.label.lower()}
+    if lang.whisper:
+        tags |= {lang.whisper, *_TRACK_TAGS.get(lang.whisper, ())}
+    if lang.nllb:
+        tags.add(lang.nllb.split("_")[0])
+    return frozenset(tags)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from autokr import models
-from autokr.devices import Placement
+from autokr.devices import Placement, fault_switch
 from autokr.errors import ModelError
 from autokr.records import Retry
 
@@ -93,6 +93,7 @@ class TransformersTranslator:
             enc = self.tokenizer(
                 [texts[i] for i in batch], return_tensors="pt", padding=True, truncation=True
             ).to(self.device)
+            fault_switch(len(batch))
             longest = int(enc["input_ids"].shape[1])
             with torch.inference_mode():
                 generated = self.model.generate(

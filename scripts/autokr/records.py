@@ -31,6 +31,8 @@ class Run:
     started: float
     finished: float
     host: str = ""
+    attempt: int = 1
+    batch_size: int | None = None
 
     @property
     def seconds(self) -> float:
@@ -48,6 +50,9 @@ class Media:
     frame_rate: float | None
     audio_streams: int
     run: Run
+    audio_track: int = 0
+    audio_language: str = ""
+    audio_offset: float = 0.0
     version: int = VERSION
 
 
@@ -160,6 +165,7 @@ class QA:
     rule_breaks: dict[str, list[dict[str, Any]]]
     seconds: dict[str, float]
     settings: dict[str, Any] = field(default_factory=dict)
+    attempts: dict[str, int] = field(default_factory=dict)
     version: int = VERSION
 
 

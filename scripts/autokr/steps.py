@@ -43,6 +43,10 @@ def run_step(step: str, video: str, log_file: str | None, work: Callable[[], Non
     log.info("start")
     try:
         work()
+    except KeyboardInterrupt:
+        # Ctrl-C reaches every process of the run; Snakemake reports it once.
+        log.warning("interrupted")
+        sys.exit(130)
     except AutokrError as exc:
         line = f"autokr: {exc}"
         # The log gets the line too, so the morning report can quote it.

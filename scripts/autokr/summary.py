@@ -1,13 +1,15 @@
-"""The end-of-run summary of a batch: ``results/summary.md``, also printed.
+"""The morning report of a batch: ``results/summary.md``, also printed.
 
 Written by the Snakefile's ``onsuccess``/``onerror`` handlers, so it costs no
 job and appears even when videos failed. It reads only files on disk (QA
-reports and logs), so it tells the state of the whole folder, not just of
-the jobs this run started.
+reports and logs), so it tells the state of the whole folder: what this run
+finished, what was already finished, what was skipped and what failed.
 """
 
 from __future__ import annotations
 
+import time
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,7 +39,7 @@ def steps_of(video: str, targets: list[str]) -> list[tuple[str, str]]:
 
 
 def find_failure(results: Path, video: str, targets: list[str]) -> Failure:
-    """The first step of ``video`` whose log ends in an autokr error, or the first with no log."""
+    """The first step of ``video`` whose log ends in an autokr error, or that never finished."""
     for step, log in steps_of(video, targets):
         path = results / log
         if not path.exists():
@@ -51,64 +53,76 @@ def find_failure(results: Path, video: str, targets: list[str]) -> Failure:
     return Failure(video, "make_srt", "outputs missing", "")
 
 
-def _finished(results: Path, video: str, targets: list[str]) -> QA | None:
+def _finished(results: Path, video: str, targets: list[str]) -> tuple[QA, float] | None:
     folder = results / "videos" / video
     needed = [folder / "qa.json", *(folder / f"translation.{t}.json" for t in targets)]
     if not all(p.exists() for p in needed):
         return None
     try:
-        return read_qa(folder / "qa.json")
+        return read_qa(folder / "qa.json"), (folder / "qa.json").stat().st_mtime
     except RecordError:
         return None
 
 
-def _row(qa: QA) -> str:
-    dropped = sum(1 for d in qa.decisions if d.action == "dropped")
-    collapsed = sum(1 for d in qa.decisions if d.action == "collapsed")
-    flagged = sum(1 for d in qa.decisions if d.action == "flagged")
+def _row(qa: QA, state: str) -> str:
+    actions = Counter(d.action for d in qa.decisions)
     retried = sum(len(r) for r in qa.retries.values())
     breaks = sum(len(b) for b in qa.rule_breaks.values())
     cues = ", ".join(f"{label} {n}" for label, n in qa.cues.items())
-    seconds = sum(qa.seconds.values())
+    tries = max(qa.attempts.values(), default=1)
     return (
-        f"| {qa.video} | {qa.duration:.0f} s | {qa.language} ({qa.language_probability:.2f}) "
-        f"| {cues} | {dropped} / {collapsed} / {flagged} | {retried} | {breaks} | {seconds:.0f} s |"
+        f"| {qa.video} | {state} | {qa.duration:.0f} s "
+        f"| {qa.language} ({qa.language_probability:.2f}) | {cues} "
+        f"| {actions['dropped']} / {actions['collapsed']} / {actions['flagged']} "
+        f"| {retried} | {breaks} | {tries} | {sum(qa.seconds.values()):.0f} s |"
     )
 
 
-def summarise(results: Path, videos: list[str], targets: list[str], skipped: list[Skipped]) -> str:
-    """The summary as Markdown."""
-    done: list[QA] = []
+def summarise(
+    results: Path,
+    videos: dict[str, Path],
+    targets: list[str],
+    skipped: list[Skipped],
+    run_started: float,
+) -> str:
+    """The summary as Markdown; ``run_started`` tells this run's work from earlier runs'."""
+    done: list[tuple[QA, str]] = []
     failed: list[Failure] = []
     for video in videos:
-        qa = _finished(results, video, targets)
-        if qa:
-            done.append(qa)
+        finished = _finished(results, video, targets)
+        if finished:
+            qa, written = finished
+            done.append((qa, "done" if written >= run_started else "unchanged"))
         else:
             failed.append(find_failure(results, video, targets))
+    states = Counter(state for _, state in done)
+    kinds = Counter(s.kind for s in skipped)
+    why = ", ".join(f"{n} {kind}" for kind, n in sorted(kinds.items()))
     lines = [
         "# autokr summary",
         "",
-        f"{len(done)} done, {len(skipped)} skipped, {len(failed)} failed, "
-        f"of {len(videos) + len(skipped)} inputs.",
+        f"{time.strftime('%Y-%m-%d %H:%M', time.localtime(run_started))}: "
+        f"{len(videos) + len(skipped)} inputs: {states['done']} done, "
+        f"{states['unchanged']} unchanged, {len(skipped)} skipped"
+        f"{f' ({why})' if why else ''}, {len(failed)} failed.",
         "",
     ]
     if failed:
-        lines += ["## Failed", "", "| video | step | cause | log |", "| --- | --- | --- | --- |"]
-        lines += [f"| {f.video} | {f.step} | {f.cause} | {f.log} |" for f in failed]
+        lines += ["## Failed", "", "| file | step | cause | log |", "| --- | --- | --- | --- |"]
+        lines += [f"| {videos[f.video]} | {f.step} | {f.cause} | {f.log} |" for f in failed]
         lines.append("")
     if skipped:
-        lines += ["## Skipped", "", "| input | why |", "| --- | --- |"]
-        lines += [f"| {s.path} | {s.reason} |" for s in skipped]
+        lines += ["## Skipped", "", "| file | why |", "| --- | --- |"]
+        lines += [f"| {s.path!s} | {s.reason} |" for s in skipped]
         lines.append("")
     if done:
         lines += [
-            "## Done",
+            "## Subtitled",
             "",
-            "| video | length | language | cues | dropped / collapsed / flagged lines "
-            "| retried translations | rule breaks left | step time |",
-            "| --- | --- | --- | --- | --- | --- | --- | --- |",
-            *[_row(qa) for qa in done],
+            "| video | state | length | language | cues | dropped / collapsed / flagged lines "
+            "| retried translations | rule breaks left | tries | step time |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+            *[_row(qa, state) for qa, state in done],
             "",
             "Details per video: results/videos/{video}/qa.json.",
             "",
@@ -117,9 +131,13 @@ def summarise(results: Path, videos: list[str], targets: list[str], skipped: lis
 
 
 def write_summary(
-    results: Path, videos: list[str], targets: list[str], skipped: list[Skipped]
+    results: Path,
+    videos: dict[str, Path],
+    targets: list[str],
+    skipped: list[Skipped],
+    run_started: float,
 ) -> str:
     """Write ``results/summary.md`` and return its text."""
-    text = summarise(results, videos, targets, skipped)
+    text = summarise(results, videos, targets, skipped, run_started)
     write_text_atomic(results / "summary.md", text)
     return text

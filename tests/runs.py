@@ -1,0 +1,151 @@
+"""Running autokr as a user does, for the workflow tests: a project folder, snakemake, make."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+
+import srt
+import yaml
+
+from conftest import ROOT
+
+PROJECT_FILES = [
+    "Snakefile",
+    "rules",
+    "scripts",
+    "config",
+    "profiles",
+    "envs",
+    "Makefile",
+    "requirements.txt",
+    "requirements-torch.txt",
+]
+
+
+def copy_project(dest: Path) -> Path:
+    """A fresh checkout of autokr in ``dest``, sharing the test run's virtualenv."""
+    for name in PROJECT_FILES:
+        src = ROOT / name
+        if src.is_dir():
+            shutil.copytree(src, dest / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(src, dest / name)  # keeps mtimes, so make sees setup as done
+    (dest / ".venv").symlink_to(Path(sys.prefix))
+    return dest
+
+
+def configure(project: Path, whisper_model: Path, nllb_model: Path) -> None:
+    """Point config/config.yaml at the test models, as a user edits it for local models."""
+    path = project / "config" / "config.yaml"
+    config = yaml.safe_load(path.read_text(encoding="utf-8"))
+    config["transcribe"].update(model=str(whisper_model), beam_size=1, device="cpu", threads=2)
+    config["translate"].update(model=str(nllb_model), device="cpu", batch_size=4, threads=2)
+    path.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
+
+
+def snakemake(project: Path, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    """``snakemake ARGS`` in the project, as a user types it."""
+    return subprocess.run(
+        [str(project / ".venv" / "bin" / "snakemake"), *args],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def make_run(project: Path) -> subprocess.CompletedProcess:
+    """``make run`` in the project."""
+    return subprocess.run(["make", "run"], cwd=project, capture_output=True, text=True, timeout=900)
+
+
+def start_snakemake(project: Path) -> subprocess.Popen:
+    """Snakemake in the background, in its own process group (so it can be killed whole)."""
+    return subprocess.Popen(
+        [str(project / ".venv" / "bin" / "snakemake")],
+        cwd=project,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+
+
+def wait_for(what: str, ready: Callable[[], bool], proc: subprocess.Popen, seconds=300) -> None:
+    """Poll until ``ready()``; fail if the run ends first."""
+    deadline = time.time() + seconds
+    while not ready():
+        assert proc.poll() is None, f"the run ended before {what}"
+        assert time.time() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.005)
+
+
+def interrupt(proc: subprocess.Popen, sig: signal.Signals) -> None:
+    """Stop the run as a power cut (SIGKILL), `kill` (SIGTERM) or Ctrl-C (SIGINT) would.
+
+    A power cut and a terminal's Ctrl-C reach every process of the run; `kill`
+    reaches Snakemake alone, which then lets running jobs finish and starts no more.
+    """
+    if sig == signal.SIGTERM:
+        proc.send_signal(sig)
+    else:
+        os.killpg(proc.pid, sig)
+    try:
+        proc.wait(timeout=120)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def logged(path: Path, text: str) -> Callable[[], bool]:
+    """A check that ``path`` exists and holds ``text``."""
+    return lambda: path.exists() and text in path.read_text(encoding="utf-8", errors="replace")
+
+
+def started_jobs(output: str) -> list[tuple[str, str]]:
+    """(rule, wildcards) of every job Snakemake started, from its log output."""
+    jobs = []
+    for block in re.split(r"\n(?=(?:local)?rule \w+:\n)", output):
+        head = re.match(r"(?:local)?rule (\w+):\n", block)
+        if head and head.group(1) != "all":
+            wildcards = re.search(r"^    wildcards: (.*)$", block, re.MULTILINE)
+            jobs.append((head.group(1), wildcards.group(1) if wildcards else ""))
+    return jobs
+
+
+def rules_of(jobs) -> Counter:
+    return Counter(rule for rule, _ in jobs)
+
+
+def cues(path: Path) -> list[srt.Subtitle]:
+    return list(srt.parse(path.read_text(encoding="utf-8")))
+
+
+def subtitle(project: Path, video: str, label: str) -> Path:
+    return project / "results" / "subtitles" / f"{video}.{label}.srt"
+
+
+def korean_text(project: Path, video: str) -> str:
+    """All the Korean of a video's subtitles, lines joined by spaces."""
+    return " ".join(c.content.replace("\n", " ") for c in cues(subtitle(project, video, "ko")))
+
+
+def files_outside_results(project: Path) -> set[str]:
+    """Every file in the project that autokr did not put under results/ or .snakemake/."""
+    found = set()
+    for folder, _dirs, files in os.walk(project):  # links are not followed
+        relative = Path(folder).relative_to(project)
+        if relative.parts[:1] in (("results",), (".snakemake",)):
+            continue
+        found |= {str(relative / name) for name in files}
+    return found

@@ -1,0 +1,64 @@
+"""A one-hour video: killed during extraction, finished by `make run`, memory measured."""
+
+import csv
+import shutil
+import signal
+
+import pytest
+
+from autokr.records import read_transcript
+from conftest import HOUR_SENTENCES
+from runs import (
+    configure,
+    copy_project,
+    interrupt,
+    korean_text,
+    make_run,
+    start_snakemake,
+    wait_for,
+)
+from speech import PAIRS
+
+pytestmark = pytest.mark.workflow
+
+#: Whisper base on the CPU must keep every step of a one-hour file under this.
+PEAK_MEMORY_MB = 2048
+
+
+@pytest.fixture(scope="module")
+def hour_project(tmp_path_factory, whisper_model, nllb_model, hour_video):
+    root = copy_project(tmp_path_factory.mktemp("hour"))
+    configure(root, whisper_model, nllb_model)
+    (root / "videos").mkdir()
+    shutil.copy(hour_video, root / "videos" / "hour.mp4")
+
+    proc = start_snakemake(root)
+    tmp = root / "results" / "videos" / "hour" / "audio.wav.tmp"
+    wait_for("ffmpeg to write the audio", tmp.exists, proc)
+    interrupt(proc, signal.SIGKILL)
+    assert not (root / "results" / "videos" / "hour" / "media.json").exists()
+    assert tmp.exists()  # left half-written by the kill; the next run must not trust it
+
+    finished = make_run(root)
+    assert finished.returncode == 0, finished.stderr[-3000:]
+    assert "removed a stale lock" in finished.stderr
+    return root
+
+
+def test_killed_extraction_is_redone_whole(hour_project):
+    folder = hour_project / "results" / "videos" / "hour"
+    assert not (folder / "audio.wav.tmp").exists()
+    transcript = read_transcript(folder / "transcript.json")
+    assert transcript.duration == pytest.approx(3600, abs=1)
+    assert [round(s.start / 60) for s in transcript.segments] == list(HOUR_SENTENCES)
+    korean = [PAIRS[i][1] for i in HOUR_SENTENCES.values()]
+    assert korean_text(hour_project, "hour") == " ".join(korean)
+
+
+def test_every_step_of_an_hour_stays_under_2_gb(hour_project):
+    peaks = {}
+    for step in ("extract_audio", "transcribe", "translate", "make_srt"):
+        [tsv] = (hour_project / "results" / "benchmarks" / step).glob("hour*.tsv")
+        with open(tsv, encoding="utf-8") as f:
+            peaks[step] = float(next(csv.DictReader(f, delimiter="\t"))["max_rss"])
+    assert all(0 < mb < PEAK_MEMORY_MB for mb in peaks.values()), peaks
