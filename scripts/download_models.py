@@ -20,10 +20,6 @@ from autokr import models
 from autokr.config import validate_config
 from autokr.errors import AutokrError
 
-#: The files an NLLB checkpoint needs; the repositories also hold duplicates in
-#: other formats that would double the download.
-NLLB_FILES = ["*.json", "*.model", "*.safetensors"]
-
 
 def load_config(paths: list[str]) -> dict:
     """Merge config files the way Snakemake does: later files override nested keys."""
@@ -53,16 +49,13 @@ def fetch_whisper(model: str) -> str:
         raise models.not_found(model, "transcribe.model", exc) from None
 
 
-def fetch_nllb(model: str) -> str:
-    """Download an NLLB checkpoint by repo id; return its folder."""
-    from huggingface_hub import snapshot_download
+def fetch_nllb(model: str, backend: str, quantization: str) -> str:
+    """Download an NLLB checkpoint, and convert it for CTranslate2 when that is the backend."""
+    from autokr import mt
 
-    if models.is_local(model):
-        return model
-    try:
-        return snapshot_download(model, allow_patterns=NLLB_FILES)
-    except (OSError, ValueError) as exc:
-        raise models.not_found(model, "translate.model", exc) from None
+    if backend == "ctranslate2":
+        return str(mt.ctranslate2_model(model, quantization))
+    return model if models.is_local(model) else str(mt.download_checkpoint(model))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -72,7 +65,11 @@ def main(argv: list[str] | None = None) -> None:
     try:
         config = load_config(args.configfile)
         print(f"transcribe.model: {fetch_whisper(config['transcribe']['model'])}")
-        print(f"translate.model: {fetch_nllb(config['translate']['model'])}")
+        translate = config["translate"]
+        # Converted for the CPU: a GPU machine converts its own float16 copy on first use.
+        quantization = "int8" if translate["compute_type"] == "auto" else translate["compute_type"]
+        folder = fetch_nllb(translate["model"], translate["backend"], quantization)
+        print(f"translate.model: {folder}")
     except AutokrError as exc:
         sys.exit(f"autokr: {exc}")
 

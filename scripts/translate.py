@@ -47,11 +47,19 @@ def translate_transcript(
     started = time.time()
     attempt = attempt or Attempt()
     configured_batch = options.batch_size
-    options = dataclasses.replace(options, batch_size=attempt.batch_size(configured_batch))
+    options = dataclasses.replace(
+        options,
+        batch_size=attempt.batch_size(configured_batch),
+        batch_tokens=attempt.batch_size(options.batch_tokens),
+    )
     transcript = read_transcript(transcript_path)
     src = source_nllb_code(source, transcript)
     tgt = languages.target_language(target).nllb
     placement = resolve_placement(device)
+    placement = dataclasses.replace(
+        placement, compute_type=mt.compute_type(options.backend, placement, options.compute_type)
+    )
+    placement = dataclasses.replace(placement, compute_type=attempt.compute_type(placement))
     sentence_options = sentence_options or SentenceOptions()
     sentences = join_sentences(transcript.segments, sentence_options)
     texts = [s.text for s in sentences]
@@ -59,9 +67,11 @@ def translate_transcript(
     if texts:
         # Loading NLLB takes seconds and gigabytes; a silent video needs neither.
         log.info(
-            "model %s on %s, %s -> %s, batch %d (attempt %d)",
+            "model %s (%s) on %s %s, %s -> %s, batch %d (attempt %d)",
             options.model,
+            options.backend,
             placement.device,
+            placement.compute_type,
             src,
             tgt,
             options.batch_size,
@@ -103,7 +113,7 @@ def translate_transcript(
         },
         run=Run(
             placement.device,
-            "float16" if placement.device == "cuda" else "float32",
+            placement.compute_type,
             started,
             time.time(),
             socket.gethostname(),
@@ -133,7 +143,10 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--target", default="ko")
     parser.add_argument("--model", default=defaults.model)
+    parser.add_argument("--backend", default=defaults.backend, choices=mt.BACKENDS)
+    parser.add_argument("--compute-type", default=defaults.compute_type)
     parser.add_argument("--batch-size", type=int, default=defaults.batch_size)
+    parser.add_argument("--batch-tokens", type=int, default=defaults.batch_tokens)
     parser.add_argument("--beam-size", type=int, default=defaults.beam_size)
     parser.add_argument("--max-length", type=int, default=defaults.max_length)
     parser.add_argument("--no-repeat-ngram-size", type=int, default=defaults.no_repeat_ngram_size)
@@ -142,7 +155,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--log", help="also write the log to this file")
     args = parser.parse_args(argv)
     options = mt.TranslateOptions(
-        args.model, args.batch_size, args.beam_size, args.max_length, args.no_repeat_ngram_size
+        model=args.model,
+        backend=args.backend,
+        compute_type=args.compute_type,
+        batch_size=args.batch_size,
+        batch_tokens=args.batch_tokens,
+        beam_size=args.beam_size,
+        max_length=args.max_length,
+        no_repeat_ngram_size=args.no_repeat_ngram_size,
     )
     run_step(
         "translate",

@@ -23,6 +23,9 @@ import tiny_nllb
 
 ROOT = Path(__file__).resolve().parents[1]
 CACHE = Path(os.environ.get("AUTOKR_TEST_CACHE", Path.home() / ".cache" / "autokr-tests"))
+# Models the tests convert for CTranslate2 stay with the other test fixtures
+# (the workflow runs under test inherit this too).
+os.environ["AUTOKR_CACHE"] = str(CACHE / "autokr")
 
 #: The groups of sentences that make the test videos.
 GROUPS = {

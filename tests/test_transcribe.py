@@ -21,8 +21,16 @@ def model(whisper_model):
 
 @pytest.fixture(scope="module")
 def transcripts(model, media):
+    """Each group transcribed with the defaults: batched, batch 8."""
     options = asr.TranscribeOptions(model="base", language="ja", beam_size=1)
     return {group: asr.transcribe(model, media[f"{group}.wav"], options, CPU) for group in GROUPS}
+
+
+@pytest.fixture(scope="module")
+def sequential(model, media):
+    """The three-sentence group with the sequential decoder (batch_size 1)."""
+    options = asr.TranscribeOptions(model="base", language="ja", beam_size=1, batch_size=1)
+    return asr.transcribe(model, media["three.wav"], options, CPU)
 
 
 @pytest.mark.parametrize("group", list(GROUPS))
@@ -31,10 +39,63 @@ def test_japanese_speech_is_transcribed_within_kana_cer(transcripts, group):
     text = "".join(s.text for s in transcript.segments)
     assert kana_cer("".join(GROUPS[group]), text) <= 0.15, text
     assert transcript.language == "ja"
+    assert transcript.mode == "batched (8)"
 
 
-def test_segments_carry_words_and_the_decoders_signals(transcripts, spoken):
-    transcript = transcripts["three"]
+def test_batched_words_keep_the_timeline(transcripts, spoken):
+    # Batched segments are whole VAD chunks: the words carry the timing.
+    words = [w for s in transcripts["three"].segments for w in s.words]
+    starts = [w.start for w in words]
+    for said in spoken["three"]:
+        nearest = min(starts, key=lambda t: abs(t - said.start))
+        assert nearest == pytest.approx(said.start, abs=0.6)
+    assert max(w.end for w in words) == pytest.approx(spoken["three"][-1].end, abs=0.6)
+
+
+def test_a_batched_segment_failing_a_guard_is_decoded_again(model, media, sequential):
+    # A log-probability bar no batched segment can pass sends every one back
+    # through the sequential decoder, guards and all.
+    options = asr.TranscribeOptions(
+        model="base", language="ja", beam_size=1, log_prob_threshold=-0.0001
+    )
+    strict = asr.transcribe(model, media["three.wav"], options, CPU)
+    assert strict.redecoded >= 1 and strict.mode == "batched (8)"
+    text = "".join(s.text for s in strict.segments)
+    assert kana_cer("".join(GROUPS["three"]), text) <= 0.15, text
+    assert len(strict.segments) >= 3  # sentence by sentence, as the sequential decoder does
+
+
+def test_a_batched_segment_is_split_where_its_words_are_far_apart():
+    words = (
+        Word(300, 301, "本です。", 0.9),
+        Word(1800, 1801, "海", 0.9),
+        Word(1801, 1802, "です", 0.9),
+    )
+    seg = Segment(300, 1802, "本です。海です", 0.01, -0.2, 1.1, words)
+    parts = asr.split_at_pauses(seg)
+    assert [(p.start, p.end, p.text) for p in parts] == [
+        (300, 301, "本です。"),
+        (1800, 1802, "海です"),
+    ]
+    edited = Segment(
+        300, 1802, "山です", 0.01, -0.2, 1.1, words
+    )  # text no longer matches its words
+    assert asr.split_at_pauses(edited) == [edited]
+
+
+def test_redecoding_triggers():
+    options = asr.TranscribeOptions()
+    fine = Segment(0, 1, "こんにちは", 0.1, -0.3, 1.2)
+    assert asr.needs_redecoding(fine, options) is None
+    assert "compression" in asr.needs_redecoding(Segment(0, 1, "x", 0.1, -0.3, 3.0), options)
+    assert "avg_logprob" in asr.needs_redecoding(Segment(0, 1, "x", 0.1, -1.5, 1.0), options)
+    loop = Segment(0, 1, "ありがとうありがとうありがとうありがとう", 0.1, -0.3, 1.5)
+    assert asr.needs_redecoding(loop, options) == "repeats itself"
+
+
+def test_segments_carry_words_and_the_decoders_signals(sequential, spoken):
+    transcript = sequential
+    assert transcript.mode == "sequential" and transcript.redecoded == 0
     assert len(transcript.segments) == len(spoken["three"])
     for segment, said in zip(transcript.segments, spoken["three"], strict=True):
         assert segment.words, segment

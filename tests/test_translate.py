@@ -11,16 +11,19 @@ from speech import KOREAN, PAIRS
 from tiny_nllb import variants
 
 CPU = Placement("cpu", "float32")
+PLACEMENTS = {"transformers": CPU, "ctranslate2": Placement("cpu", "int8")}
 
 
-@pytest.fixture(scope="module")
-def translator(nllb_model):
-    return mt.load_translator(mt.TranslateOptions(model=str(nllb_model), batch_size=4), CPU, 2)
+@pytest.fixture(scope="module", params=list(PLACEMENTS))
+def translator(request, nllb_model):
+    """Each backend in turn: every test of a translator runs against both."""
+    options = mt.TranslateOptions(model=str(nllb_model), backend=request.param, batch_size=4)
+    return mt.load_translator(options, PLACEMENTS[request.param], 2)
 
 
 def test_tiny_model_loads_like_a_real_checkpoint(translator):
-    # The same Auto* classes that load facebook/nllb-200-*: nothing test-only.
-    assert type(translator.model).__name__ == "M2M100ForConditionalGeneration"
+    # The same loading code as for facebook/nllb-200-*: nothing test-only.
+    assert type(translator.model).__name__ in {"M2M100ForConditionalGeneration", "Translator"}
     assert type(translator.tokenizer).__name__.startswith("NllbTokenizer")
     tokens = translator.tokenizer.tokenize(PAIRS[0][0])
     assert translator.tokenizer.unk_token not in tokens
@@ -126,6 +129,42 @@ def test_a_failed_sentence_is_retried_once_and_recorded(translator):
     assert (retry.sentence, retry.problems, retry.first) == (1, ("empty",), "")
     assert retry.method in {"beam 4", "by clause"} and retry.final == outputs[1]
     assert flaky.calls[1] == ([PAIRS[2][0]], 4)  # only the failed sentence, with more beams
+
+
+def test_ctranslate2_converts_once_into_the_cache_and_reuses_it(nllb_model, tmp_path, monkeypatch):
+    monkeypatch.setenv("AUTOKR_CACHE", str(tmp_path))
+    folder = mt.ctranslate2_model(str(nllb_model), "int8")
+    assert folder.parent == tmp_path / "ctranslate2" and "int8" in folder.name
+    assert mt.is_ctranslate2_folder(folder) and (folder / "tokenizer.json").exists()
+    made = (folder / "model.bin").stat().st_mtime_ns
+    assert mt.ctranslate2_model(str(nllb_model), "int8") == folder
+    assert (folder / "model.bin").stat().st_mtime_ns == made  # reused, not converted again
+    assert mt.ctranslate2_model(str(nllb_model), "float32") != folder  # keyed by quantization
+    # A folder that already holds a CTranslate2 model is used as it is.
+    assert mt.ctranslate2_model(str(folder), "int8") == folder
+    assert [
+        p.name for p in tmp_path.joinpath("ctranslate2").iterdir() if p.name.startswith(".")
+    ] == []
+
+
+def test_both_backends_write_the_same_translation(nllb_model, tmp_path, python):
+    make_transcript(tmp_path / "transcript.json", [ja for ja, _ in PAIRS])
+    records = {}
+    for backend in mt.BACKENDS:
+        out = tmp_path / f"{backend}.json"
+        cmd = [python, ROOT / "scripts" / "translate.py", tmp_path / "transcript.json", out]
+        subprocess.run([*cmd, "--model", nllb_model, "--backend", backend], check=True)
+        records[backend] = read_translation(out)
+    ct2, hf = records["ctranslate2"], records["transformers"]
+    assert ct2.cues == hf.cues and ct2.retries == hf.retries == ()
+    assert (ct2.run.compute_type, hf.run.compute_type) == ("int8", "float32")
+    assert (ct2.settings["backend"], hf.settings["backend"]) == ("ctranslate2", "transformers")
+
+
+def test_token_batches_respect_both_limits():
+    ids = {0: [1] * 10, 1: [1] * 3, 2: [1] * 4, 3: [1] * 40, 4: [1] * 9}
+    assert mt.token_batches(ids, max_sentences=2, max_tokens=1000) == [[1, 2], [4, 0], [3]]
+    assert mt.token_batches(ids, max_sentences=9, max_tokens=30) == [[1, 2, 4], [0], [3]]
 
 
 def test_the_fault_switch_raises_a_real_out_of_memory_error(translator, monkeypatch):

@@ -17,11 +17,21 @@ SOURCE = "jpn_Jpan"
 TARGET = "kor_Hang"
 
 
+#: Words Whisper may write in kana or kanji, depending on the decoder.
+SPELLINGS = {"良い": "よい"}
+
+
 def variants(japanese: str) -> list[str]:
-    """Spellings Whisper may give a sentence: with or without its punctuation."""
-    bare = re.sub(r"[。、!?！？]", "", japanese)
-    spaced = re.sub(r"[。、]", " ", japanese).strip()
-    return sorted({japanese, japanese.rstrip("。"), bare, spaced})
+    """Spellings Whisper may give a sentence: with or without punctuation, kana or kanji."""
+    forms = {japanese}
+    for kanji, kana in SPELLINGS.items():
+        forms.add(japanese.replace(kanji, kana))
+    found = set()
+    for form in forms:
+        bare = re.sub(r"[。、!?！？]", "", form)
+        spaced = re.sub(r"[。、]", " ", form).strip()
+        found |= {form, form.rstrip("。"), bare, spaced}
+    return sorted(found)
 
 
 def build(pairs: list[tuple[str, str]], out: Path, steps: int = 400, seed: int = 0) -> Path:

@@ -106,6 +106,8 @@ class Transcript:
     settings: dict[str, Any]
     run: Run
     decisions: tuple[Decision, ...] = ()
+    mode: str = "sequential"
+    redecoded: int = 0
     version: int = VERSION
 
 
