@@ -9,7 +9,7 @@ TORCH ?= -r requirements-torch.txt
 # Extra arguments for snakemake in `make run`, e.g. ARGS="--configfile mine.yaml"
 ARGS ?=
 
-.PHONY: setup setup-test run models test lint format clean
+.PHONY: setup setup-test run models test lint format clean bench
 
 setup: $(VENV)/.setup-done
 
@@ -48,3 +48,8 @@ format: setup-test
 
 clean:
 	rm -rf results .snakemake
+
+# Speed and memory against bare faster-whisper, and the two translation
+# backends; writes bench/results.md. ARGS="--minutes 3" for a shorter video.
+bench: setup-test
+	$(BIN)/python bench/run.py $(ARGS)

@@ -11,6 +11,7 @@ import socket
 import time
 
 from autokr import languages
+from autokr.errors import MediaError
 from autokr.media import extract_audio
 from autokr.records import Media, Run, write_record
 from autokr.steps import run_step, snakemake_log
@@ -31,7 +32,10 @@ def extract(
     source language, else the first).
     """
     started = time.time()
-    stat = os.stat(video)
+    try:
+        stat = os.stat(video)
+    except OSError as exc:
+        raise MediaError(f"{video}: {exc.strerror.lower()}") from None
     tags = languages.track_tags(source_language) if source_language != "auto" else frozenset()
     info, chosen = extract_audio(video, wav, track, tags)
     log.info(

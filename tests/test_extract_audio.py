@@ -128,6 +128,14 @@ def test_awkward_names_reach_ffmpeg_intact(media, tmp_path):
     assert not list(tmp_path.rglob("PWNED")) and not (ROOT / "PWNED").exists()
 
 
+def test_by_hand_missing_file_is_one_line(tmp_path, python):
+    cmd = [python, ROOT / "scripts" / "extract_audio.py", tmp_path / "nope.mp4", tmp_path / "o.wav"]
+    result = subprocess.run(cmd, capture_output=True, text=True)
+    assert result.returncode == 1
+    assert f"autokr: {tmp_path / 'nope.mp4'}: no such file or directory" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def test_by_hand_failure_is_one_line_and_exit_1(tmp_path, python):
     bad = tmp_path / "bad.mkv"
     bad.write_bytes(b"")

@@ -24,9 +24,22 @@ def translator(request, nllb_model):
 def test_tiny_model_loads_like_a_real_checkpoint(translator):
     # The same loading code as for facebook/nllb-200-*: nothing test-only.
     assert type(translator.model).__name__ in {"M2M100ForConditionalGeneration", "Translator"}
-    assert type(translator.tokenizer).__name__.startswith("NllbTokenizer")
-    tokens = translator.tokenizer.tokenize(PAIRS[0][0])
-    assert translator.tokenizer.unk_token not in tokens
+    [ids] = translator.tokenizer.encode([PAIRS[0][0]], "jpn_Jpan")
+    assert translator.tokenizer.unk_id not in ids
+
+
+def test_tokenizer_encodes_and_decodes_as_transformers_does(nllb_model):
+    from transformers import AutoTokenizer
+
+    reference = AutoTokenizer.from_pretrained(str(nllb_model), src_lang="jpn_Jpan")
+    ours = mt.NllbTokenizer(nllb_model, "tiny")
+    texts = [ja for ja, _ in PAIRS] + ["未知の文字列、ABC 123!"]
+    assert ours.encode(texts, "jpn_Jpan") == reference(texts).input_ids
+    reference.src_lang = "kor_Hang"
+    korean = [ko for _, ko in PAIRS]
+    assert ours.encode(korean, "kor_Hang") == reference(korean).input_ids
+    ids = reference(korean).input_ids
+    assert ours.decode(ids) == reference.batch_decode(ids, skip_special_tokens=True) == korean
 
 
 def test_every_sentence_gets_its_own_translation_in_order(translator):

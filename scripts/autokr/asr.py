@@ -100,9 +100,17 @@ def _decoder_args(options: TranscribeOptions) -> dict[str, Any]:
     }
 
 
-def _vad_parameters(options: TranscribeOptions) -> dict[str, Any] | None:
-    # null in the config means faster-whisper's own default (no limit).
-    return {k: v for k, v in options.vad_options.items() if v is not None} or None
+#: faster-whisper's batched pipeline splits speech at 160 ms of silence when
+#: given no VAD parameters, but at the sequential 2000 ms once given any.
+BATCHED_MIN_SILENCE_MS = 160
+
+
+def _vad_parameters(options: TranscribeOptions, batched: bool) -> dict[str, Any] | None:
+    """VAD parameters set in the config; null ones keep faster-whisper's default for the mode."""
+    chosen = {k: v for k, v in options.vad_options.items() if v is not None}
+    if chosen and batched:
+        chosen.setdefault("min_silence_duration_ms", BATCHED_MIN_SILENCE_MS)
+    return chosen or None
 
 
 _LOOP = re.compile(r"(.{2,}?)\1{3,}")
@@ -142,7 +150,7 @@ def transcribe(model, audio: str, options: TranscribeOptions, placement: Placeme
             samples,
             language=options.language,
             vad_filter=True,
-            vad_parameters=_vad_parameters(options),
+            vad_parameters=_vad_parameters(options, batched=True),
             batch_size=options.batch_size,
             **_decoder_args(options),
         )
@@ -151,7 +159,7 @@ def transcribe(model, audio: str, options: TranscribeOptions, placement: Placeme
             samples,
             language=options.language,
             vad_filter=options.vad,
-            vad_parameters=_vad_parameters(options),
+            vad_parameters=_vad_parameters(options, batched=False),
             condition_on_previous_text=options.condition_on_previous_text,
             **_decoder_args(options),
         )

@@ -103,7 +103,11 @@ class Attempt:
 
 
 def cpu_threads(threads: int | None) -> int:
-    """Threads a model may use: the job's share when Snakemake gave one, else all cores."""
-    if threads and threads > 0:
-        return threads
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    """Threads a model may use: the job's share when Snakemake gave one, never more than cores.
+
+    ``--cores 4`` on a two-core machine would otherwise run four threads on two
+    cores, which is slower than two.
+    """
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    cores = cores or 1
+    return min(threads, cores) if threads and threads > 0 else cores

@@ -20,7 +20,7 @@ import tempfile
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 from autokr import models
 from autokr.devices import Placement, fault_switch
@@ -71,6 +71,52 @@ class Translator(Protocol):
     ) -> list[str]: ...
 
 
+class NllbTokenizer:
+    """NLLB's tokenizer, read from its ``tokenizer.json`` with the tokenizers library.
+
+    It encodes as transformers' NllbTokenizer does (``[source] pieces </s>``)
+    without importing transformers, which costs the CTranslate2 backend two
+    seconds a job.
+    """
+
+    def __init__(self, folder: Path, model: str):
+        import tokenizers
+
+        path = folder / "tokenizer.json"
+        if not path.exists():
+            raise ModelError(
+                f"{model}: no tokenizer.json in {folder}; save the tokenizer there with "
+                "transformers' save_pretrained"
+            )
+        self.tokenizer = tokenizers.Tokenizer.from_file(str(path))
+        self.eos_id = self.tokenizer.token_to_id("</s>")
+        self.pad_id = self.tokenizer.token_to_id("<pad>")
+        self.unk_id = self.tokenizer.token_to_id("<unk>")
+
+    def token_id(self, token: str) -> int | None:
+        """The id of a token (a language code, say), or None when unknown."""
+        return self.tokenizer.token_to_id(token)
+
+    def encode(self, texts: list[str], source: str) -> list[list[int]]:
+        """Token ids of each text, as NLLB expects them: language code first, then </s>."""
+        lang = self.token_id(source)
+        encoded = self.tokenizer.encode_batch(texts, add_special_tokens=False)
+        return [[lang, *e.ids, self.eos_id] for e in encoded]
+
+    def tokens(self, ids: list[int]) -> list[str]:
+        """The tokens of ids."""
+        return [self.tokenizer.id_to_token(i) for i in ids]
+
+    def ids(self, tokens: list[str]) -> list[int]:
+        """The ids of tokens; one the tokenizer lacks (CTranslate2's padding words) is <unk>."""
+        found = (self.tokenizer.token_to_id(t) for t in tokens)
+        return [self.unk_id if i is None else i for i in found]
+
+    def decode(self, batch: list[list[int]]) -> list[str]:
+        """Text of each id list, special tokens (language codes, </s>) left out."""
+        return self.tokenizer.decode_batch(batch, skip_special_tokens=True)
+
+
 class NllbTranslator:
     """What both backends share: tokenizer, length-sorted token batches, decoding.
 
@@ -78,22 +124,21 @@ class NllbTranslator:
     token ids in, token ids out, nothing else.
     """
 
-    tokenizer: Any
+    tokenizer: NllbTokenizer
     options: TranslateOptions
 
     def translate(
         self, texts: list[str], source: str, target: str, beam_size: int | None = None
     ) -> list[str]:
         """Translate ``texts`` from NLLB code ``source`` to ``target``, batched."""
-        target_id = self.tokenizer.convert_tokens_to_ids(target)
-        if target_id == self.tokenizer.unk_token_id:
-            raise ModelError(
-                f"{self.options.model}: the tokenizer does not know language {target!r}"
-            )
-        self.tokenizer.src_lang = source
+        for code in (source, target):
+            if self.tokenizer.token_id(code) is None:
+                raise ModelError(
+                    f"{self.options.model}: the tokenizer does not know language {code!r}"
+                )
         out: list[str] = [""] * len(texts)
         todo = [i for i, t in enumerate(texts) if t.strip()]
-        encoded = self.tokenizer([texts[i] for i in todo]).input_ids if todo else []
+        encoded = self.tokenizer.encode([texts[i] for i in todo], source) if todo else []
         ids = dict(zip(todo, encoded, strict=True))
         batches = token_batches(ids, self.options.batch_size, self.options.batch_tokens)
         for n, batch in enumerate(batches):
@@ -105,7 +150,7 @@ class NllbTranslator:
                 beam_size or self.options.beam_size,
                 min(self.options.max_length, 3 * longest + 10),
             )
-            decoded = self.tokenizer.batch_decode(generated, skip_special_tokens=True)
+            decoded = self.tokenizer.decode(generated)
             for i, text in zip(batch, decoded, strict=True):
                 out[i] = text.strip()
             log.info("batch %d of %d: %d sentences", n + 1, len(batches), len(batch))
@@ -132,20 +177,6 @@ def token_batches(
     return batches
 
 
-def _load_tokenizer(model: str):
-    from transformers import AutoTokenizer
-
-    kwargs = {"local_files_only": models.offline(), "trust_remote_code": False}
-    try:
-        return AutoTokenizer.from_pretrained(model, **kwargs)
-    except (OSError, ValueError) as exc:
-        if models.is_local(model):
-            raise ModelError(
-                f"{model}: not an NLLB model folder ({models.first_line(exc)})"
-            ) from None
-        raise models.not_found(model, "translate.model", exc) from None
-
-
 class TransformersTranslator(NllbTranslator):
     """NLLB-200 through transformers' ``AutoModelForSeq2SeqLM``."""
 
@@ -156,7 +187,8 @@ class TransformersTranslator(NllbTranslator):
         torch.set_num_threads(cpu_threads)
         self.options = options
         self.device = placement.device
-        self.tokenizer = _load_tokenizer(options.model)
+        folder = Path(options.model) if models.is_local(options.model) else None
+        self.tokenizer = NllbTokenizer(folder or download_checkpoint(options.model), options.model)
         dtype = {"float16": torch.float16, "bfloat16": torch.bfloat16}.get(
             placement.compute_type, torch.float32
         )
@@ -174,14 +206,14 @@ class TransformersTranslator(NllbTranslator):
     def generate(self, ids, target, beam_size, max_new_tokens):
         import torch
 
-        pad = self.tokenizer.pad_token_id
+        pad = self.tokenizer.pad_id
         width = max(len(x) for x in ids)
         input_ids = torch.tensor([x + [pad] * (width - len(x)) for x in ids], device=self.device)
         with torch.inference_mode():
             generated = self.model.generate(
                 input_ids=input_ids,
                 attention_mask=(input_ids != pad).long(),
-                forced_bos_token_id=self.tokenizer.convert_tokens_to_ids(target),
+                forced_bos_token_id=self.tokenizer.token_id(target),
                 num_beams=beam_size,
                 max_new_tokens=max_new_tokens,
                 no_repeat_ngram_size=self.options.no_repeat_ngram_size,
@@ -197,7 +229,7 @@ class CTranslate2Translator(NllbTranslator):
 
         self.options = options
         folder = ctranslate2_model(options.model, placement.compute_type)
-        self.tokenizer = _load_tokenizer(str(folder))
+        self.tokenizer = NllbTokenizer(folder, options.model)
         self.model = ctranslate2.Translator(
             str(folder),
             device=placement.device,
@@ -207,7 +239,7 @@ class CTranslate2Translator(NllbTranslator):
         )
 
     def generate(self, ids, target, beam_size, max_new_tokens):
-        tokens = [self.tokenizer.convert_ids_to_tokens(x) for x in ids]
+        tokens = [self.tokenizer.tokens(x) for x in ids]
         results = self.model.translate_batch(
             tokens,
             target_prefix=[[target]] * len(tokens),
@@ -215,7 +247,7 @@ class CTranslate2Translator(NllbTranslator):
             max_decoding_length=max_new_tokens + 1,  # counts the language prefix
             no_repeat_ngram_size=self.options.no_repeat_ngram_size,
         )
-        return [self.tokenizer.convert_tokens_to_ids(r.hypotheses[0]) for r in results]
+        return [self.tokenizer.ids(r.hypotheses[0]) for r in results]
 
 
 #: Files a converted folder needs beside the model to tokenize as the original does.

@@ -1,0 +1,24 @@
+"""Start-up cost: Snakemake plans a thousand videos without loading any model."""
+
+import time
+
+import pytest
+
+from runs import copy_project, rules_of, snakemake, started_jobs
+
+pytestmark = pytest.mark.workflow
+
+
+def test_a_dry_run_over_1000_videos_finishes(tmp_path):
+    project = copy_project(tmp_path)
+    (project / "videos").mkdir()
+    for i in range(1000):
+        (project / "videos" / f"ep {i:04d}.mp4").touch()  # never opened by a dry run
+    started = time.perf_counter()
+    result = snakemake(project, "-n")
+    seconds = time.perf_counter() - started
+    assert result.returncode == 0, result.stderr[-2000:]
+    jobs = rules_of(started_jobs(result.stdout + result.stderr))
+    assert jobs == {"extract_audio": 1000, "transcribe": 1000, "translate": 1000, "make_srt": 1000}
+    # How long it took is the benchmark's business; here it is only reported.
+    print(f"dry run over 1000 videos: {seconds:.1f} s")
