@@ -59,7 +59,8 @@ def translate_transcript(
     placement = dataclasses.replace(
         placement, compute_type=mt.compute_type(options.backend, placement, options.compute_type)
     )
-    placement = dataclasses.replace(placement, compute_type=attempt.compute_type(placement))
+    if options.backend == "ctranslate2":  # torch has no lighter type than float16 to fall to
+        placement = dataclasses.replace(placement, compute_type=attempt.compute_type(placement))
     sentence_options = sentence_options or SentenceOptions()
     sentences = join_sentences(transcript.segments, sentence_options)
     texts = [s.text for s in sentences]

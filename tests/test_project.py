@@ -1,5 +1,6 @@
 """The project's own files: conda envs against pip pins, formatting, the lock helper."""
 
+import os
 import re
 import subprocess
 import sys
@@ -83,3 +84,33 @@ def test_lock_of_a_live_run_is_kept(tmp_path):
     finally:
         live.kill()
         live.wait()
+
+
+def test_make_models_prepares_configured_local_models(tmp_path, whisper_model, nllb_model):
+    mine = tmp_path / "mine.yaml"
+    mine.write_text(
+        yaml.safe_dump(
+            {"transcribe": {"model": str(whisper_model)}, "translate": {"model": str(nllb_model)}}
+        ),
+        encoding="utf-8",
+    )
+    env = {**os.environ, "AUTOKR_CACHE": str(tmp_path / "cache")}
+    cmd = [sys.executable, "scripts/download_models.py", "--configfile", str(mine)]
+    result = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env=env)
+    assert result.returncode == 0, result.stderr
+    assert f"transcribe.model: {whisper_model}" in result.stdout
+    # The CTranslate2 backend's conversion is made ahead too, for offline machines.
+    [converted] = (tmp_path / "cache" / "ctranslate2").iterdir()
+    assert f"translate.model: {converted}" in result.stdout
+    assert (converted / "model.bin").exists() and (converted / "tokenizer.json").exists()
+
+
+def test_make_models_names_a_model_it_cannot_get(tmp_path):
+    mine = tmp_path / "mine.yaml"
+    mine.write_text("transcribe:\n  model: no-such-org/no-such-whisper\n", encoding="utf-8")
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "AUTOKR_CACHE": str(tmp_path / "cache")}
+    cmd = [sys.executable, "scripts/download_models.py", "--configfile", str(mine)]
+    result = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env=env)
+    assert result.returncode == 1
+    assert "autokr: model 'no-such-org/no-such-whisper' (transcribe.model)" in result.stderr
+    assert "Traceback" not in result.stderr
