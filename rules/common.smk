@@ -38,8 +38,8 @@ SUBTITLES = subtitle_paths(
 #: Tries of a model-heavy job: a job that runs out of memory is retried with
 #: lighter settings (see autokr.devices.Attempt); other failures fail the same way.
 ATTEMPTS = 3
-#: Settings that reach a step only through the machine it runs on, not its output.
-RUN_ONLY = {"device", "compute_type", "threads"}
+#: Settings that only say how much of the machine a step uses, not what it makes.
+RUN_ONLY = {"device", "threads"}
 
 
 wildcard_constraints:

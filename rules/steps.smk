@@ -41,7 +41,7 @@ rule transcribe:
         gpu=1,
         attempt=attempt_number,
     params:
-        options=step_settings("transcribe"),
+        options=step_settings("transcribe", leave_out={"compute_type"}),
         language=config["source_language"],
         device=config["transcribe"]["device"],
         compute_type=config["transcribe"]["compute_type"],

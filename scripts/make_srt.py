@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 from autokr import languages
+from autokr.errors import ConfigError
 from autokr.layout import Layout, lay_out, rules_for
 from autokr.records import (
     QA,
@@ -114,7 +115,7 @@ def _rules_key(label: str) -> str:
     """The layout table key of a language label: its Whisper code where it has one."""
     try:
         return languages.language(label).whisper or label
-    except languages.ConfigError:
+    except ConfigError:
         return label
 
 

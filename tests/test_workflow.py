@@ -226,6 +226,13 @@ def test_audio_is_temporary_and_records_say_where_they_ran(project, first_run):
     assert not (folder / "audio.wav").exists()
     transcript = read_transcript(folder / "transcript.json")
     assert transcript.run.device == "cpu" and transcript.settings["device"] == "cpu"
+    assert transcript.settings["batch_size"] == 8 and transcript.mode == "batched (8)"
+    translation = read_translation(folder / "translation.ko.json")
+    assert (translation.settings["backend"], translation.settings["compute_type"]) == (
+        "ctranslate2",
+        "auto",
+    )
+    assert translation.run.compute_type == "int8"  # what auto means on the CPU
     assert list(project.joinpath("results").rglob("*.tmp")) == []
 
 
