@@ -44,6 +44,7 @@ def clear_stale_lock(workdir: Path) -> bool:
 
 
 def main() -> None:
+    """Clear a stale lock in the current folder, and say so."""
     if clear_stale_lock(Path.cwd()):
         print(
             "autokr: removed a stale lock left by a run that was killed; going on",

@@ -59,6 +59,7 @@ def fetch_nllb(model: str, backend: str, quantization: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
+    """The command line: fetch (and convert) the models the config names."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--configfile", action="append", default=[])
     args = parser.parse_args(argv)

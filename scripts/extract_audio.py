@@ -63,6 +63,7 @@ def extract(
 
 
 def main(argv: list[str] | None = None) -> None:
+    """The command line: parse the arguments, run the step."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("video")
     parser.add_argument("wav")

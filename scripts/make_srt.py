@@ -120,6 +120,7 @@ def _rules_key(label: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
+    """The command line: parse the arguments, run the step."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("prefix", help="path and name of the outputs, without extensions")
     parser.add_argument("--transcript", required=True)

@@ -81,6 +81,7 @@ def options_from(language: str, settings: dict) -> asr.TranscribeOptions:
 
 
 def main(argv: list[str] | None = None) -> None:
+    """The command line: parse the arguments, run the step."""
     defaults = asr.TranscribeOptions()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("audio")

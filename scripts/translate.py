@@ -135,6 +135,7 @@ def translate_transcript(
 
 
 def main(argv: list[str] | None = None) -> None:
+    """The command line: parse the arguments, run the step."""
     defaults = mt.TranslateOptions()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("transcript")

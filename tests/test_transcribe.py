@@ -110,8 +110,8 @@ def test_segments_carry_words_and_the_decoders_signals(sequential, spoken):
     assert (transcript.run.device, transcript.run.compute_type) == ("cpu", "int8")
 
 
-@pytest.mark.parametrize("name", ["silence.wav", "music.wav"])
-def test_silence_and_music_give_no_segments(model, media, name):
+@pytest.mark.parametrize("name", ["silence.wav", "music.wav", "noise.wav"])
+def test_silence_noise_and_music_give_no_segments(model, media, name):
     options = asr.TranscribeOptions(model="base", language="ja", beam_size=1)
     assert asr.transcribe(model, media[name], options, CPU).segments == ()
 

@@ -93,9 +93,11 @@ class Attempt:
     last: int = 3
 
     def batch_size(self, configured: int) -> int:
+        """The batch of this try: halved on each retry, at least 1."""
         return max(1, configured // 2 ** (self.number - 1))
 
     def compute_type(self, placement: Placement) -> str:
+        """The compute type of this try: lighter on the last try on CUDA."""
         lighter = {"float16": "int8_float16", "bfloat16": "int8_bfloat16", "float32": "int8"}
         if placement.device == "cuda" and self.number >= self.last:
             return lighter.get(placement.compute_type, placement.compute_type)

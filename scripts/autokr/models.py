@@ -40,5 +40,6 @@ def not_found(model: str, key: str, cause: object) -> ModelError:
 
 
 def first_line(cause: object) -> str:
+    """The first line of an exception's message, for a one-line error."""
     text = str(cause).strip()
     return text.splitlines()[0] if text else type(cause).__name__

@@ -92,6 +92,7 @@ class Decision:
 
     @classmethod
     def of(cls, seg: Segment, action: str, reason: str) -> Decision:
+        """The decision taken on ``seg``."""
         return cls(seg.start, seg.end, seg.text, action, reason)
 
 
