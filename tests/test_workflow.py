@@ -335,18 +335,22 @@ def test_out_of_memory_is_retried_with_half_the_batch(project, first_run, media,
 
 
 def test_a_second_run_at_once_refuses_and_harms_nothing(project, first_run, media, spoken):
+    # Two new videos keep the first run busy for seconds after the second starts.
     shutil.copy(media["three.mp4"], project / "videos" / "busy.mp4")
+    shutil.copy(media["three.mp4"], project / "videos" / "busy2.mp4")
     proc = start_snakemake(project)
     try:
-        log = project / "results" / "logs" / "transcribe" / "busy.log"
-        wait_for("the first run to transcribe", logged(log, " model "), proc)
+        logs = [project / "results" / "logs" / "transcribe" / f"{v}.log" for v in ("busy", "busy2")]
+        started = [logged(log, " model ") for log in logs]
+        wait_for("the first run to transcribe", lambda: any(s() for s in started), proc)
         second = make_run(project)
         assert second.returncode != 0
         assert "removed a stale lock" not in second.stderr
         assert "cannot be locked" in second.stderr + second.stdout
     finally:
         proc.wait(timeout=600)
-    assert korean_text(project, "busy") == " ".join(KOREAN[s.text] for s in spoken["three"])
+    for video in ("busy", "busy2"):
+        assert korean_text(project, video) == " ".join(KOREAN[s.text] for s in spoken["three"])
 
 
 def test_model_change_reruns_translate_and_make_srt_only(project, first_run, nllb_model):
