@@ -19,14 +19,6 @@ log = logging.getLogger("autokr.transcribe")
 
 SAMPLE_RATE = 16000
 
-#: Whisper's own model names, which faster-whisper maps to repositories.
-WHISPER_SIZES = (
-    "tiny", "tiny.en", "base", "base.en", "small", "small.en", "medium", "medium.en",
-    "large-v1", "large-v2", "large-v3", "large", "distil-large-v2", "distil-large-v3",
-    "distil-small.en", "distil-medium.en", "large-v3-turbo", "turbo",
-)  # fmt: skip
-
-
 @dataclass(frozen=True)
 class TranscribeOptions:
     """Everything that shapes a transcript; all of it is recorded in the output.
