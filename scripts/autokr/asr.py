@@ -19,6 +19,7 @@ log = logging.getLogger("autokr.transcribe")
 
 SAMPLE_RATE = 16000
 
+
 @dataclass(frozen=True)
 class TranscribeOptions:
     """Everything that shapes a transcript; all of it is recorded in the output.
