@@ -13,7 +13,7 @@ import time
 
 from autokr import languages, mt
 from autokr.devices import Attempt, cpu_threads, is_out_of_memory, resolve_placement
-from autokr.errors import OutOfMemory
+from autokr.errors import ConfigError, OutOfMemory
 from autokr.records import Cue, Run, Transcript, Translation, read_transcript, write_record
 from autokr.sentences import SentenceOptions, join_sentences, share_text
 from autokr.steps import run_step, snakemake_log
@@ -53,7 +53,10 @@ def translate_transcript(
         batch_tokens=attempt.batch_size(options.batch_tokens),
     )
     transcript = read_transcript(transcript_path)
-    src = source_nllb_code(source, transcript)
+    try:
+        src = source_nllb_code(source, transcript)
+    except ConfigError as exc:  # a detected language NLLB cannot translate
+        raise ConfigError(f"{transcript_path}: {exc}") from None
     tgt = languages.target_language(target).nllb
     placement = resolve_placement(device)
     placement = dataclasses.replace(

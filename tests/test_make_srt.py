@@ -134,6 +134,16 @@ def test_by_hand_writes_every_format_and_the_qa_report(tmp_path, python):
     }
 
 
+def test_detected_source_language_names_the_orig_file_and_keeps_its_rules(tmp_path, python):
+    write_inputs(tmp_path)
+    prefix = tmp_path / "ep"
+    cmd = [python, ROOT / "scripts" / "make_srt.py", prefix, "--source", "orig", "--transcript"]
+    subprocess.run([*cmd, tmp_path / "transcript.json"], check=True)
+    [cue] = srt.parse((tmp_path / "ep.orig.srt").read_text(encoding="utf-8"))
+    assert cue.content == "今日は晴れです。"
+    assert read_qa(tmp_path / "ep.qa.json").cues == {"orig": 1}
+
+
 def test_make_srt_reports_a_broken_record_in_one_line(tmp_path, python):
     bad = tmp_path / "transcript.json"
     bad.write_text("{", encoding="utf-8")

@@ -89,6 +89,22 @@ def test_silent_transcript_needs_no_model(tmp_path, python):
     assert read_translation(out).cues == ()
 
 
+def test_a_detected_language_nllb_lacks_is_one_line_naming_the_file(tmp_path, python):
+    record = Transcript(
+        "la", 0.9, 2.0, (Segment(0, 1, "Salve", 0.1, -0.2, 1.0),), {}, Run("cpu", "int8", 0, 1)
+    )
+    write_record(record, tmp_path / "transcript.json")
+    cmd = [python, ROOT / "scripts" / "translate.py", tmp_path / "transcript.json"]
+    result = subprocess.run(
+        [*cmd, tmp_path / "t.json", "--source", "auto"], capture_output=True, text=True
+    )
+    assert result.returncode == 1
+    assert (
+        f"autokr: {tmp_path / 'transcript.json'}: detected language 'la' cannot be translated"
+        in result.stderr
+    )
+
+
 def test_missing_model_is_one_line_naming_it(tmp_path, python):
     make_transcript(tmp_path / "transcript.json", ["こんにちは"])
     cmd = [python, ROOT / "scripts" / "translate.py", tmp_path / "transcript.json"]
