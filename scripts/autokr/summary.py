@@ -127,6 +127,25 @@ def summarise(
             "Details per video: results/videos/{video}/qa.json.",
             "",
         ]
+    breaks = [
+        (qa.video, label, b)
+        for qa, _ in done
+        for label, found in qa.rule_breaks.items()
+        for b in found
+    ]
+    if breaks:
+        lines += [
+            "## Rule breaks left",
+            "",
+            "| video | language | cue | at | rule | value | limit |",
+            "| --- | --- | --- | --- | --- | --- | --- |",
+            *[
+                f"| {video} | {label} | {b['cue']} | {b['at']:.2f} s | {b['rule']} "
+                f"| {b['value']} | {round(b['limit'], 3)} |"
+                for video, label, b in breaks
+            ],
+            "",
+        ]
     return "\n".join(lines)
 
 
