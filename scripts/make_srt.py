@@ -105,6 +105,9 @@ def make_subtitles(
             "transcribe": transcript.run.attempt,
             **{f"translate.{label}": t.run.attempt for label, t in loaded.items()},
         },
+        # Batched segments that failed a decoder guard and were decoded again.
+        transcription=transcript.mode,
+        redecoded=transcript.redecoded,
     )
     write_record(qa, qa_path)
     for label, lay in layouts.items():

@@ -167,6 +167,7 @@ def test_korean_cues_keep_the_layout_rules(project, first_run):
         for a, b in itertools.pairwise(subs):
             assert (b.start - a.end).total_seconds() >= gap - 1e-3
         qa = read_qa(project / "results" / "videos" / video / "qa.json")
+        assert qa.transcription == "batched (8)" and qa.redecoded >= 0
         assert qa.rule_breaks["ko"] == []
         assert qa.cues["ko"] == len(subs)
 

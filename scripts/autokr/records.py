@@ -169,6 +169,8 @@ class QA:
     seconds: dict[str, float]
     settings: dict[str, Any] = field(default_factory=dict)
     attempts: dict[str, int] = field(default_factory=dict)
+    transcription: str = "sequential"
+    redecoded: int = 0
     version: int = VERSION
 
 
