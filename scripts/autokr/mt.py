@@ -187,20 +187,21 @@ class TransformersTranslator(NllbTranslator):
         torch.set_num_threads(cpu_threads)
         self.options = options
         self.device = placement.device
-        folder = Path(options.model) if models.is_local(options.model) else None
-        self.tokenizer = NllbTokenizer(folder or download_checkpoint(options.model), options.model)
+        # One folder for tokenizer and weights: the local one, or the cached download.
+        local = models.is_local(options.model)
+        folder = Path(options.model) if local else download_checkpoint(options.model)
+        self.tokenizer = NllbTokenizer(folder, options.model)
         dtype = {"float16": torch.float16, "bfloat16": torch.bfloat16}.get(
             placement.compute_type, torch.float32
         )
-        kwargs = {"local_files_only": models.offline(), "trust_remote_code": False}
         try:
-            model = AutoModelForSeq2SeqLM.from_pretrained(options.model, dtype=dtype, **kwargs)
+            model = AutoModelForSeq2SeqLM.from_pretrained(
+                str(folder), dtype=dtype, local_files_only=True, trust_remote_code=False
+            )
         except (OSError, ValueError) as exc:
-            if models.is_local(options.model):
-                raise ModelError(
-                    f"{options.model}: not an NLLB model folder ({models.first_line(exc)})"
-                ) from None
-            raise models.not_found(options.model, "translate.model", exc) from None
+            raise ModelError(
+                f"{options.model}: not an NLLB model folder ({models.first_line(exc)})"
+            ) from None
         self.model = model.to(self.device).eval()
 
     def generate(self, ids, target, beam_size, max_new_tokens):
