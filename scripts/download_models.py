@@ -41,21 +41,24 @@ def fetch_whisper(model: str) -> str:
     """Download a faster-whisper model by size name or repo id; return its folder."""
     from faster_whisper.utils import download_model
 
-    if models.is_local(model):
-        return model
+    if folder := models.local_folder(model):
+        return str(folder)
     try:
         return download_model(model)
     except (OSError, ValueError) as exc:
         raise models.not_found(model, "transcribe.model", exc) from None
 
 
-def fetch_nllb(model: str, backend: str, quantization: str) -> str:
-    """Download an NLLB checkpoint, and convert it for CTranslate2 when that is the backend."""
+def fetch_nllb(model: str, backend: str) -> str:
+    """Download an NLLB checkpoint, and convert it for CTranslate2 when that is the backend.
+
+    The conversion serves every compute type, on the CPU and on CUDA alike.
+    """
     from autokr import mt
 
     if backend == "ctranslate2":
-        return str(mt.ctranslate2_model(model, quantization))
-    return model if models.is_local(model) else str(mt.download_checkpoint(model))
+        return str(mt.ctranslate2_model(model))
+    return str(models.local_folder(model) or mt.download_checkpoint(model))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -67,9 +70,7 @@ def main(argv: list[str] | None = None) -> None:
         config = load_config(args.configfile)
         print(f"transcribe.model: {fetch_whisper(config['transcribe']['model'])}")
         translate = config["translate"]
-        # Converted for the CPU: a GPU machine converts its own float16 copy on first use.
-        quantization = "int8" if translate["compute_type"] == "auto" else translate["compute_type"]
-        folder = fetch_nllb(translate["model"], translate["backend"], quantization)
+        folder = fetch_nllb(translate["model"], translate["backend"])
         print(f"translate.model: {folder}")
     except AutokrError as exc:
         sys.exit(f"autokr: {exc}")

@@ -68,3 +68,38 @@ def tiny_nllb_model() -> Path:
     """A tiny NLLB-architecture model trained to translate the test pairs exactly."""
     key = [speech.PAIRS, source_hash("tiny_nllb.py")]
     return cached("tiny-nllb", key, lambda folder: tiny_nllb.build(speech.PAIRS, folder))
+
+
+def tiny_nllb_as_bin(source: Path, shards: int = 1) -> Path:
+    """The tiny NLLB model with ``pytorch_model.bin`` weights, as older Hub repositories hold them.
+
+    ``shards`` above 1 splits them into ``pytorch_model-0000i-of-0000n.bin``
+    files named by ``pytorch_model.bin.index.json``, as the larger NLLB
+    checkpoints are. transformers 5 saves only safetensors, so the files are
+    written here the way transformers 4 wrote them.
+    """
+
+    def build(folder: Path) -> None:
+        import torch
+        from safetensors.torch import load_file
+
+        for path in source.iterdir():
+            if path.is_file() and path.suffix != ".safetensors" and path.name != ".complete":
+                shutil.copy(path, folder / path.name)
+        state = load_file(source / "model.safetensors")
+        if shards == 1:
+            torch.save(state, folder / "pytorch_model.bin")
+            return
+        names = sorted(state)
+        weight_map = {}
+        for i in range(shards):
+            part = names[i::shards]
+            shard = f"pytorch_model-{i + 1:05d}-of-{shards:05d}.bin"
+            torch.save({name: state[name] for name in part}, folder / shard)
+            weight_map.update(dict.fromkeys(part, shard))
+        total = sum(t.numel() * t.element_size() for t in state.values())
+        index = {"metadata": {"total_size": total}, "weight_map": weight_map}
+        (folder / "pytorch_model.bin.index.json").write_text(json.dumps(index, indent=2))
+
+    key = [source.name, shards, source_hash("assets.py")]
+    return cached(f"tiny-nllb-bin{shards}", key, build)

@@ -1,8 +1,11 @@
+import os
 import subprocess
+import time
 
 import pytest
 
-from autokr import mt
+import assets
+from autokr import models, mt
 from autokr.devices import FAULT_OOM_ENV, Attempt, Placement, is_out_of_memory
 from autokr.errors import ModelError
 from autokr.records import Run, Segment, Transcript, read_translation, write_record
@@ -160,20 +163,117 @@ def test_a_failed_sentence_is_retried_once_and_recorded(translator):
     assert flaky.calls[1] == ([PAIRS[2][0]], 4)  # only the failed sentence, with more beams
 
 
-def test_ctranslate2_converts_once_into_the_cache_and_reuses_it(nllb_model, tmp_path, monkeypatch):
+def test_ctranslate2_converts_once_for_every_compute_type(nllb_model, tmp_path, monkeypatch):
+    from ctranslate2.converters import TransformersConverter
+
     monkeypatch.setenv("AUTOKR_CACHE", str(tmp_path))
-    folder = mt.ctranslate2_model(str(nllb_model), "int8")
-    assert folder.parent == tmp_path / "ctranslate2" and "int8" in folder.name
+    conversions = []
+    convert = TransformersConverter.convert
+    monkeypatch.setattr(
+        TransformersConverter,
+        "convert",
+        lambda self, *args, **kwargs: conversions.append(kwargs) or convert(self, *args, **kwargs),
+    )
+    options = mt.TranslateOptions(model=str(nllb_model), backend="ctranslate2", batch_size=4)
+    texts = [ja for ja, _ in PAIRS]
+    for compute_type in ("int8", "float32"):
+        translator = mt.load_translator(options, Placement("cpu", compute_type), 2)
+        assert translator.translate(texts, "jpn_Jpan", "kor_Hang") == [KOREAN[ja] for ja in texts]
+    assert [c["quantization"] for c in conversions] == ["float16"]  # once, for both
+    [folder] = tmp_path.joinpath("ctranslate2").iterdir()  # no temporary folder left either
     assert mt.is_ctranslate2_folder(folder) and (folder / "tokenizer.json").exists()
     made = (folder / "model.bin").stat().st_mtime_ns
-    assert mt.ctranslate2_model(str(nllb_model), "int8") == folder
+    assert mt.ctranslate2_model(str(nllb_model)) == folder
     assert (folder / "model.bin").stat().st_mtime_ns == made  # reused, not converted again
-    assert mt.ctranslate2_model(str(nllb_model), "float32") != folder  # keyed by quantization
     # A folder that already holds a CTranslate2 model is used as it is.
-    assert mt.ctranslate2_model(str(folder), "int8") == folder
-    assert [
-        p.name for p in tmp_path.joinpath("ctranslate2").iterdir() if p.name.startswith(".")
-    ] == []
+    assert mt.ctranslate2_model(str(folder)) == folder
+
+
+def dead_pid() -> int:
+    """The id of a process that has ended."""
+    process = subprocess.Popen(["true"])
+    process.wait()
+    return process.pid
+
+
+def test_temporary_folders_of_killed_conversions_are_removed(tmp_path):
+    host = mt.host_name()
+    old = time.time() - mt.STALE_AFTER_S - 60
+
+    def temporary(name, age=None):
+        path = tmp_path / name
+        (path / "part").mkdir(parents=True)
+        if age is not None:
+            os.utime(path, (age, age))
+        return path
+
+    killed = temporary(f".org_nllb-0123.{host}.{dead_pid()}.x1y2")
+    forgotten = temporary(".org_nllb-0123.other-host.4242.x3y4", age=old)
+    running = temporary(f".org_nllb-0123.{host}.{os.getpid()}.x5y6")
+    elsewhere = temporary(".org_nllb-0123.other-host.4242.x7y8")
+    converted = temporary("org_nllb-0123")
+    assert sorted(mt.remove_stale_conversions(tmp_path)) == sorted([killed, forgotten])
+    assert sorted(tmp_path.iterdir()) == sorted([running, elsewhere, converted])
+
+
+def test_a_conversion_cleans_up_after_killed_ones(nllb_model, tmp_path, monkeypatch):
+    monkeypatch.setenv("AUTOKR_CACHE", str(tmp_path))
+    cache = tmp_path / "ctranslate2"
+    killed = cache / f".tiny-0123.{mt.host_name()}.{dead_pid()}.abcd"
+    killed.mkdir(parents=True)
+    folder = mt.ctranslate2_model(str(nllb_model))
+    assert list(cache.iterdir()) == [folder]
+
+
+def test_a_conversion_another_job_finished_first_is_used(tmp_path):
+    ours, theirs = tmp_path / ".tmp", tmp_path / "model"
+    for folder, text in ((ours, "ours"), (theirs, "theirs")):
+        folder.mkdir()
+        (folder / "model.bin").write_text(text)
+    mt.move_into_place(ours, theirs, "org/nllb")
+    assert (theirs / "model.bin").read_text() == "theirs"
+
+
+def test_a_conversion_that_cannot_be_moved_into_the_cache_says_why(tmp_path):
+    # Before, the error was swallowed and a folder that does not exist returned.
+    with pytest.raises(
+        ModelError, match=r"org/nllb: cannot move the converted model into .*\(.+\)"
+    ):
+        mt.move_into_place(tmp_path / ".gone", tmp_path / "model", "org/nllb")
+    (tmp_path / "half").mkdir()
+    (tmp_path / "half" / "config.json").touch()  # not a whole model: not used
+    (tmp_path / ".tmp").mkdir()
+    with pytest.raises(ModelError, match="cannot move the converted model"):
+        mt.move_into_place(tmp_path / ".tmp", tmp_path / "half", "org/nllb")
+
+
+@pytest.fixture(scope="module", params=[1, 3], ids=["pytorch_model.bin", "3 bin shards"])
+def bin_model(request, nllb_model):
+    """The tiny model as older Hub repositories hold NLLB: .bin weights, whole or sharded."""
+    return assets.tiny_nllb_as_bin(nllb_model, shards=request.param)
+
+
+@pytest.mark.parametrize("backend", mt.BACKENDS)
+def test_a_checkpoint_with_bin_weights_translates_exactly(bin_model, backend):
+    files = {p.name for p in bin_model.iterdir()}
+    assert not any(f.endswith(".safetensors") for f in files)
+    assert models.weight_files(sorted(files)) and not mt.is_ctranslate2_folder(bin_model)
+    options = mt.TranslateOptions(model=str(bin_model), backend=backend, batch_size=4)
+    translator = mt.load_translator(options, PLACEMENTS[backend], 2)
+    texts = [ja for ja, _ in PAIRS]
+    assert translator.translate(texts, "jpn_Jpan", "kor_Hang") == [KOREAN[ja] for ja in texts]
+    if backend == "ctranslate2":
+        assert mt.is_ctranslate2_folder(mt.ctranslate2_model(str(bin_model)))
+
+
+@pytest.mark.parametrize("backend", mt.BACKENDS)
+def test_a_model_path_under_home_is_expanded(nllb_model, tmp_path, monkeypatch, backend):
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models" / "nllb").symlink_to(nllb_model)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    options = mt.TranslateOptions(model="~/models/nllb", backend=backend, batch_size=4)
+    translator = mt.load_translator(options, PLACEMENTS[backend], 2)
+    assert translator.translate([PAIRS[0][0]], "jpn_Jpan", "kor_Hang") == [PAIRS[0][1]]
 
 
 def test_both_backends_write_the_same_translation(nllb_model, tmp_path, python):

@@ -9,14 +9,16 @@ memory. Outputs are checked and retried the same way whichever runs.
 
 from __future__ import annotations
 
-import contextlib
+import errno
 import hashlib
 import json
 import logging
 import os
 import re
 import shutil
+import socket
 import tempfile
+import time
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,9 +40,10 @@ class TranslateOptions:
     """Everything that shapes a translation; all of it is recorded in the output.
 
     model: a Hugging Face repo id or a local folder with an NLLB-200 checkpoint
-        (or, for the ctranslate2 backend, a folder already converted).
-    backend: "ctranslate2" (converted once into the cache, then fast) or
-        "transformers" (runs the checkpoint as it is).
+        (weights as safetensors or pytorch_model.bin, whole or sharded; or, for
+        the ctranslate2 backend, a folder already converted).
+    backend: "ctranslate2" (converted once into the cache for every compute
+        type, then fast) or "transformers" (runs the checkpoint as it is).
     compute_type: "auto" is int8 on the CPU and float16 on CUDA for
         ctranslate2, float32 and float16 for transformers; or a CTranslate2
         compute type (int8, int8_float16, float16, float32 ...).
@@ -188,8 +191,7 @@ class TransformersTranslator(NllbTranslator):
         self.options = options
         self.device = placement.device
         # One folder for tokenizer and weights: the local one, or the cached download.
-        local = models.is_local(options.model)
-        folder = Path(options.model) if local else download_checkpoint(options.model)
+        folder = models.local_folder(options.model) or download_checkpoint(options.model)
         self.tokenizer = NllbTokenizer(folder, options.model)
         dtype = {"float16": torch.float16, "bfloat16": torch.bfloat16}.get(
             placement.compute_type, torch.float32
@@ -229,7 +231,9 @@ class CTranslate2Translator(NllbTranslator):
         import ctranslate2
 
         self.options = options
-        folder = ctranslate2_model(options.model, placement.compute_type)
+        # One converted copy serves every compute type: CTranslate2 converts
+        # its float16 weights to the compute type as it loads them.
+        folder = ctranslate2_model(options.model)
         self.tokenizer = NllbTokenizer(folder, options.model)
         self.model = ctranslate2.Translator(
             str(folder),
@@ -258,9 +262,11 @@ TOKENIZER_FILES = (
     "special_tokens_map.json",
     "sentencepiece.bpe.model",
 )
-#: The files of an NLLB checkpoint; its repository also holds copies in other
-#: formats that would double the download.
-NLLB_FILES = ["*.json", "*.model", "*.safetensors"]
+#: The weights a conversion is stored in: half the size of float32, and
+#: CTranslate2 loads them as int8 on the CPU or float16/int8_float16 on CUDA.
+CONVERTED_WEIGHTS = "float16"
+#: A temporary conversion folder older than this is left over from a killed job.
+STALE_AFTER_S = 24 * 3600
 
 
 def ctranslate2_cache() -> Path:
@@ -271,63 +277,121 @@ def ctranslate2_cache() -> Path:
 
 def is_ctranslate2_folder(path: Path) -> bool:
     """True for a folder that holds a CTranslate2 model rather than a checkpoint."""
-    checkpoint = any(path.glob("*.safetensors")) or (path / "pytorch_model.bin").exists()
-    return (path / "model.bin").exists() and not checkpoint
+    files = [p.name for p in path.iterdir() if p.is_file()] if path.is_dir() else []
+    checkpoint = any(
+        f.endswith(".safetensors") or f == single or shard.fullmatch(f)
+        for f in files
+        for single, shard, _ in models.WEIGHT_FORMATS
+    )
+    return "model.bin" in files and not checkpoint
 
 
-def ctranslate2_model(model: str, quantization: str) -> Path:
+def ctranslate2_model(model: str) -> Path:
     """A CTranslate2 folder for ``model``: as given, from the cache, or converted once now.
 
-    The cache is keyed by the model's files and the quantization; a conversion
-    is written to a temporary folder and renamed when whole.
+    The cache is keyed by the model's files only: one float16 conversion
+    serves every compute type. A conversion is written to a temporary folder
+    and renamed when whole; temporary folders of killed conversions are
+    removed first.
     """
-    if models.is_local(model) and is_ctranslate2_folder(Path(model)):
-        return Path(model)
-    source = Path(model) if models.is_local(model) else download_checkpoint(model)
+    local = models.local_folder(model)
+    if local and is_ctranslate2_folder(local):
+        return local
+    source = local or download_checkpoint(model)
     identity = sorted(
         (p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in source.iterdir() if p.is_file()
     )
-    digest = hashlib.sha256(json.dumps([str(source.resolve()), identity]).encode()).hexdigest()
+    key = [str(source.resolve()), identity, CONVERTED_WEIGHTS]
+    digest = hashlib.sha256(json.dumps(key).encode()).hexdigest()
     name = re.sub(r"[^\w.-]+", "_", model.strip("/"))[-60:]
-    folder = ctranslate2_cache() / f"{name}-{quantization}-{digest[:12]}"
+    folder = ctranslate2_cache() / f"{name}-{digest[:12]}"
     if (folder / "model.bin").exists():
         return folder
     from ctranslate2.converters import TransformersConverter
 
-    log.info("converting %s to CTranslate2 (%s) in %s", model, quantization, folder)
+    log.info("converting %s to CTranslate2 (%s) in %s", model, CONVERTED_WEIGHTS, folder)
     folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
+    remove_stale_conversions(folder.parent)
+    prefix = f".{folder.name}.{host_name()}.{os.getpid()}."
+    tmp = Path(tempfile.mkdtemp(prefix=prefix, dir=folder.parent))
     try:
-        converter = TransformersConverter(
-            str(source),
-            copy_files=[f for f in TOKENIZER_FILES if (source / f).exists()],
-            load_as_float16=quantization in ("float16", "int8_float16"),
-        )
-        converter.convert(str(tmp), quantization=quantization, force=True)
-        # Another job may have converted it meanwhile: theirs is as good.
-        with contextlib.suppress(OSError):
-            os.replace(tmp, folder)
-    except (OSError, ValueError, KeyError) as exc:
-        raise ModelError(
-            f"{model}: cannot convert to CTranslate2 ({models.first_line(exc)}); "
-            "set translate.backend: transformers to run it as it is"
-        ) from None
+        try:
+            converter = TransformersConverter(
+                str(source),
+                copy_files=[f for f in TOKENIZER_FILES if (source / f).exists()],
+                load_as_float16=True,
+            )
+            converter.convert(str(tmp), quantization=CONVERTED_WEIGHTS, force=True)
+        except (OSError, ValueError, KeyError) as exc:
+            raise ModelError(
+                f"{model}: cannot convert to CTranslate2 ({models.first_line(exc)}); "
+                "set translate.backend: transformers to run it as it is"
+            ) from None
+        move_into_place(tmp, folder, model)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return folder
 
 
-def download_checkpoint(model: str) -> Path:
-    """The local folder of a hub checkpoint, fetched into the cache when missing."""
-    from huggingface_hub import snapshot_download
-
+def move_into_place(tmp: Path, folder: Path, model: str) -> None:
+    """Rename a whole conversion to its cache folder; one another job finished first is kept."""
     try:
-        path = snapshot_download(
-            model, allow_patterns=NLLB_FILES, local_files_only=models.offline()
-        )
-    except (OSError, ValueError) as exc:
-        raise models.not_found(model, "translate.model", exc) from None
-    return Path(path)
+        os.replace(tmp, folder)
+    except OSError as exc:
+        # Another job converted the same model meanwhile: theirs is as good.
+        if exc.errno in (errno.ENOTEMPTY, errno.EEXIST) and (folder / "model.bin").exists():
+            return
+        raise ModelError(
+            f"{model}: cannot move the converted model into {folder} ({models.first_line(exc)})"
+        ) from None
+
+
+def remove_stale_conversions(cache: Path, now: float | None = None) -> list[Path]:
+    """Remove temporary folders that killed conversions left in ``cache``; return them.
+
+    A folder is stale when the process that made it (on this host) is gone,
+    or when it is older than ``STALE_AFTER_S`` (made on another host sharing
+    the cache). A conversion still running is never touched.
+    """
+    now = time.time() if now is None else now
+    host = host_name()
+    removed = []
+    for path in cache.glob(".*.*.*.*"):
+        # .<folder>.<host>.<pid>.<random>: the folder name may hold dots, the rest not.
+        parts = path.name[1:].rsplit(".", 3)
+        if not path.is_dir() or len(parts) != 4 or not parts[2].isdigit():
+            continue
+        _, owner, pid, _ = parts
+        try:
+            age = now - path.stat().st_mtime
+        except FileNotFoundError:  # its job just finished
+            continue
+        if (owner == host and not process_alive(int(pid))) or age > STALE_AFTER_S:
+            log.info("removing %s, left by a conversion that did not finish", path)
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+    return removed
+
+
+def host_name() -> str:
+    """This host's name as it goes into a temporary folder's name (no dots)."""
+    return re.sub(r"[^\w-]+", "_", socket.gethostname()) or "host"
+
+
+def process_alive(pid: int) -> bool:
+    """True when a process with this id runs on this host."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
+def download_checkpoint(model: str) -> Path:
+    """The local folder of a Hub NLLB checkpoint, fetched into the cache when missing."""
+    return models.fetch_checkpoint(model, "translate.model")
 
 
 def compute_type(backend: str, placement: Placement, configured: str = "auto") -> str:
