@@ -6,7 +6,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(workflow.basedir) / "scripts"))
 
-from autokr.config import source_label, target_codes, validate_config
+from autokr.config import output_settings, source_label, target_codes, validate_config
+from autokr.devices import ATTEMPTS
 from autokr.discovery import scan_videos
 from autokr.errors import ConfigError
 from autokr.subtitles import subtitle_paths
@@ -35,11 +36,6 @@ SUBTITLES = subtitle_paths(
     config["subtitles"]["formats"],
     config["subtitles"]["bilingual"],
 )
-#: Tries of a model-heavy job: a job that runs out of memory is retried with
-#: lighter settings (see autokr.devices.Attempt); other failures fail the same way.
-ATTEMPTS = 3
-#: Settings that only say how much of the machine a step uses, not what it makes.
-RUN_ONLY = {"device", "threads"}
 
 
 wildcard_constraints:
@@ -70,13 +66,9 @@ def audio_output():
     return wav if config["keep_audio"] else temp(wav)
 
 
-def step_settings(step, leave_out=()):
-    """The config of a step that shapes its output (params, so changing them reruns it)."""
-    return {
-        k: v
-        for k, v in config[step].items()
-        if k not in RUN_ONLY and k not in leave_out
-    }
+def changed_settings(step):
+    """A step's output-shaping settings that differ from their defaults: its params."""
+    return output_settings(config, step)
 
 
 def attempt_number(wildcards, attempt):

@@ -40,12 +40,11 @@ rule transcribe:
     resources:
         gpu=1,
         attempt=attempt_number,
+    # Only settings that change the transcript are params (so they decide
+    # reruns); the step reads the rest, such as the device, from the config.
     params:
-        options=step_settings("transcribe", leave_out={"compute_type"}),
+        settings=changed_settings("transcribe"),
         language=config["source_language"],
-        device=config["transcribe"]["device"],
-        compute_type=config["transcribe"]["compute_type"],
-        attempts=ATTEMPTS,
     script:
         "../scripts/transcribe.py"
 
@@ -67,11 +66,8 @@ rule translate:
         gpu=1,
         attempt=attempt_number,
     params:
-        options=step_settings("translate", leave_out={"sentences"}),
-        sentences=config["translate"]["sentences"],
+        settings=changed_settings("translate"),
         source=config["source_language"],
-        device=config["translate"]["device"],
-        attempts=ATTEMPTS,
     script:
         "../scripts/translate.py"
 
@@ -98,6 +94,6 @@ rule make_srt:
         formats=config["subtitles"]["formats"],
         bilingual=config["subtitles"]["bilingual"],
         layout=config["subtitles"]["layout"],
-        sentences=config["translate"]["sentences"],
+        sentences=changed_settings("translate").get("sentences", {}),
     script:
         "../scripts/make_srt.py"

@@ -11,6 +11,7 @@ import socket
 import time
 
 from autokr import languages
+from autokr.devices import step_memory
 from autokr.errors import MediaError
 from autokr.media import extract_audio
 from autokr.records import Media, Run, write_record
@@ -54,7 +55,7 @@ def extract(
             duration=info.duration or 0.0,
             frame_rate=info.frame_rate,
             audio_streams=info.audio_streams,
-            run=Run("cpu", "", started, time.time(), socket.gethostname()),
+            run=Run("cpu", "", started, time.time(), socket.gethostname(), **step_memory()),
             audio_track=chosen.number,
             audio_language=chosen.language,
             audio_offset=round(max(chosen.start - info.start, 0.0), 3),

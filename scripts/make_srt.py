@@ -13,6 +13,8 @@ import time
 from pathlib import Path
 
 from autokr import languages
+from autokr.config import step_settings
+from autokr.devices import step_memory
 from autokr.errors import ConfigError
 from autokr.layout import Layout, lay_out, rules_for
 from autokr.records import (
@@ -83,6 +85,12 @@ def make_subtitles(
         seconds = {"extract_audio": round(media.run.seconds, 3), **seconds}
     seconds |= {f"translate.{label}": round(t.run.seconds, 3) for label, t in loaded.items()}
     seconds["make_srt"] = round(time.time() - started, 3)
+    runs = {"transcribe": transcript.run, **{f"translate.{k}": t.run for k, t in loaded.items()}}
+    if media:
+        runs = {"extract_audio": media.run, **runs}
+    own = step_memory()
+    peaks = {step: max(run.peak_rss_mb, run.children_peak_rss_mb) for step, run in runs.items()}
+    peaks["make_srt"] = max(own["peak_rss_mb"], own["children_peak_rss_mb"])
     qa = QA(
         video=video,
         duration=transcript.duration,
@@ -105,9 +113,16 @@ def make_subtitles(
             "transcribe": transcript.run.attempt,
             **{f"translate.{label}": t.run.attempt for label, t in loaded.items()},
         },
-        # Batched segments that failed a decoder guard and were decoded again.
+        # Batched pieces that failed a decoder guard and were decoded again,
+        # and speech that no word covered.
+        peak_memory_mb=peaks,
+        gpu_peak_mb={s: r.gpu_peak_mb for s, r in runs.items() if r.gpu_peak_mb is not None},
         transcription=transcript.mode,
         redecoded=transcript.redecoded,
+        redecoded_seconds=transcript.redecoded_seconds,
+        uncovered_before=transcript.uncovered_before,
+        uncovered_after=transcript.uncovered_after,
+        uncovered=transcript.uncovered,
     )
     write_record(qa, qa_path)
     for label, lay in layouts.items():
@@ -175,7 +190,7 @@ if "snakemake" in globals():
             tuple(p.formats),
             p.bilingual,
             p.layout,
-            SentenceOptions(**p.sentences),
+            SentenceOptions(**step_settings(snakemake.config, "translate")["sentences"]),
         ),
     )
 elif __name__ == "__main__":

@@ -11,7 +11,15 @@ import socket
 import time
 
 from autokr import asr, languages
-from autokr.devices import Attempt, cpu_threads, is_out_of_memory, resolve_placement
+from autokr.config import RUN_ONLY, step_settings
+from autokr.devices import (
+    Attempt,
+    GpuMemorySampler,
+    cpu_threads,
+    is_out_of_memory,
+    resolve_placement,
+    step_memory,
+)
 from autokr.errors import OutOfMemory
 from autokr.records import write_record
 from autokr.steps import run_step, snakemake_log
@@ -30,36 +38,54 @@ def transcribe_audio(
 ) -> None:
     """Load the model, transcribe ``audio`` and write the transcript to ``out``.
 
-    ``attempt`` is Snakemake's retry count: the last retry after running out
-    of GPU memory takes a lighter compute type.
+    ``attempt`` is Snakemake's retry count: each retry after running out of
+    memory halves the batch (see ``Attempt`` for what gets lighter after that).
     """
     started = time.time()
     attempt = attempt or Attempt()
+    configured_batch = options.batch_size
+    options = dataclasses.replace(options, batch_size=attempt.batch_size(configured_batch))
     placement = resolve_placement(device, compute_type)
-    placement = dataclasses.replace(placement, compute_type=attempt.compute_type(placement))
+    placement = dataclasses.replace(
+        placement, compute_type=attempt.compute_type(placement, configured_batch)
+    )
     log.info(
-        "model %s on %s (%s), attempt %d",
+        "try %d of %d: model %s on %s (%s), batch %d",
+        attempt.number,
+        attempt.last,
         options.model,
         placement.device,
         placement.compute_type,
-        attempt.number,
+        options.batch_size,
     )
     try:
-        model = asr.load_model(options.model, placement, cpu_threads(threads))
-        transcript = asr.transcribe(model, audio, options, placement)
+        with GpuMemorySampler(placement.device) as gpu:
+            model = asr.load_model(options.model, placement, cpu_threads(threads))
+            transcript = asr.transcribe(model, audio, options, placement)
     except Exception as exc:
         if not is_out_of_memory(exc):
             raise
         raise OutOfMemory(
-            f"{audio}: out of memory on {placement.device} with {placement.compute_type} "
-            f"(attempt {attempt.number}); a retry takes lighter settings"
+            f"{audio}: out of memory on {placement.device} with batch_size "
+            f"{options.batch_size} and {placement.compute_type} (attempt {attempt.number}); "
+            "a retry takes lighter settings"
         ) from None
     transcript = dataclasses.replace(
         transcript,
-        settings={**transcript.settings, "device": device, "compute_type": compute_type},
+        settings={
+            **transcript.settings,
+            "batch_size": configured_batch,
+            "device": device,
+            "compute_type": compute_type,
+        },
         # The job's time includes loading the model, not just decoding.
         run=dataclasses.replace(
-            transcript.run, started=started, host=socket.gethostname(), attempt=attempt.number
+            transcript.run,
+            started=started,
+            host=socket.gethostname(),
+            attempt=attempt.number,
+            batch_size=options.batch_size,
+            **step_memory(gpu),
         ),
     )
     write_record(transcript, out)
@@ -120,18 +146,19 @@ def main(argv: list[str] | None = None) -> None:
 # Snakemake runs a script as __main__ too, with `snakemake` already defined.
 if "snakemake" in globals():
     snakemake = globals()["snakemake"]
-    p = snakemake.params
 
     def work() -> None:
-        options = options_from(p.language, p.options)
+        # Params hold only what decides reruns; the step runs with every setting.
+        settings = step_settings(snakemake.config, "transcribe")
+        machine = {key: settings.pop(key) for key in RUN_ONLY["transcribe"]}
         transcribe_audio(
             snakemake.input.audio,
             snakemake.output.transcript,
-            options,
-            p.device,
-            p.compute_type,
+            options_from(snakemake.params.language, settings),
+            machine["device"],
+            machine["compute_type"],
             snakemake.threads,
-            Attempt(snakemake.resources.attempt, p.attempts),
+            Attempt(snakemake.resources.attempt),
         )
 
     run_step("transcribe", snakemake.wildcards.video, snakemake_log(snakemake), work)

@@ -12,7 +12,15 @@ import socket
 import time
 
 from autokr import languages, mt
-from autokr.devices import Attempt, cpu_threads, is_out_of_memory, resolve_placement
+from autokr.config import step_settings
+from autokr.devices import (
+    Attempt,
+    GpuMemorySampler,
+    cpu_threads,
+    is_out_of_memory,
+    resolve_placement,
+    step_memory,
+)
 from autokr.errors import ConfigError, OutOfMemory
 from autokr.records import Cue, Run, Transcript, Translation, read_transcript, write_record
 from autokr.sentences import SentenceOptions, join_sentences, share_text
@@ -63,7 +71,9 @@ def translate_transcript(
         placement, compute_type=mt.compute_type(options.backend, placement, options.compute_type)
     )
     if options.backend == "ctranslate2":  # torch has no lighter type than float16 to fall to
-        placement = dataclasses.replace(placement, compute_type=attempt.compute_type(placement))
+        placement = dataclasses.replace(
+            placement, compute_type=attempt.compute_type(placement, configured_batch)
+        )
     sentence_options = sentence_options or SentenceOptions()
     sentences = join_sentences(transcript.segments, sentence_options)
     texts = [s.text for s in sentences]
@@ -82,10 +92,11 @@ def translate_transcript(
             attempt.number,
         )
         try:
-            translator = mt.load_translator(options, placement, cpu_threads(threads))
-            translated, retries = mt.translate_checked(
-                translator, texts, src, tgt, options.beam_size
-            )
+            with GpuMemorySampler(placement.device) as gpu:
+                translator = mt.load_translator(options, placement, cpu_threads(threads))
+                translated, retries = mt.translate_checked(
+                    translator, texts, src, tgt, options.beam_size
+                )
         except Exception as exc:
             if not is_out_of_memory(exc):
                 raise
@@ -94,7 +105,7 @@ def translate_transcript(
                 f"{options.batch_size} (attempt {attempt.number}); a retry halves the batch"
             ) from None
     else:
-        translated = []
+        translated, gpu = [], None
     retried = {r.sentence: r.method for r in retries}
     cues = []
     for i, (sentence, text) in enumerate(zip(sentences, translated, strict=True)):
@@ -123,6 +134,7 @@ def translate_transcript(
             socket.gethostname(),
             attempt.number,
             options.batch_size,
+            **step_memory(gpu),
         ),
         sentences=len(sentences),
         retries=tuple(retries),
@@ -188,7 +200,11 @@ def main(argv: list[str] | None = None) -> None:
 # Snakemake runs a script as __main__ too, with `snakemake` already defined.
 if "snakemake" in globals():
     snakemake = globals()["snakemake"]
-    p = snakemake.params
+    # Params hold only what decides reruns; the step runs with every setting.
+    settings = step_settings(snakemake.config, "translate")
+    sentences = settings.pop("sentences")
+    device = settings.pop("device")
+    settings.pop("threads")
     run_step(
         "translate",
         snakemake.wildcards.video,
@@ -196,13 +212,13 @@ if "snakemake" in globals():
         lambda: translate_transcript(
             snakemake.input.transcript,
             snakemake.output.translation,
-            p.source,
+            snakemake.params.source,
             snakemake.wildcards.lang,
-            mt.TranslateOptions(**p.options),
-            SentenceOptions(**p.sentences),
-            p.device,
+            mt.TranslateOptions(**settings),
+            SentenceOptions(**sentences),
+            device,
             snakemake.threads,
-            Attempt(snakemake.resources.attempt, p.attempts),
+            Attempt(snakemake.resources.attempt),
         ),
     )
 elif __name__ == "__main__":

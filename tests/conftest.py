@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import wave
 from pathlib import Path
 
 import pytest
@@ -61,7 +62,7 @@ _MEDIA: tuple[dict[str, Path], dict[str, list[speech.Spoken]]] | None = None
 def _media():
     global _MEDIA
     if _MEDIA is None:
-        key = [GROUPS, assets.source_hash("speech.py")]
+        key = [GROUPS, assets.source_hash("speech.py", "conftest.py")]
         folder = assets.cached("media", key, _build_media)
         timings = json.loads((folder / "spoken.json").read_text(encoding="utf-8"))
         spoken = {g: [speech.Spoken(**s) for s in items] for g, items in timings.items()}
@@ -77,7 +78,6 @@ def _build_media(folder: Path) -> None:
     for group, sentences in GROUPS.items():
         wav = folder / f"{group}.wav"
         timings[group] = [s.__dict__ for s in speech.synthesize(sentences, wav)]
-    (folder / "spoken.json").write_text(json.dumps(timings, ensure_ascii=False), encoding="utf-8")
     silence = folder / "silence.wav"
     speech.write_wav(silence, np.zeros(speech.SAMPLE_RATE * 4))
     speech.mux_video(folder / "three.wav", folder / "three.mp4")
@@ -95,6 +95,22 @@ def _build_media(folder: Path) -> None:
         tracks=[(folder / "music.wav", "eng"), (folder / "three.wav", "jpn")],
     )
     speech.mux_video(None, folder / "noaudio.mp4", seconds=2)
+    # Real voices: four speakers reading one after another, 0.8 s apart.
+    timings["dialogue"] = [s.__dict__ for s in speech.join_recordings(folder / "dialogue.wav")]
+    speech.mux_video(folder / "dialogue.wav", folder / "dialogue.mp4")
+    # Speech, three minutes of music, speech: the batched pipeline glues both
+    # stretches of speech into one segment.
+    rate = speech.SAMPLE_RATE
+    said = folder / "one.wav"
+    with wave.open(str(said)) as w:
+        samples = np.frombuffer(w.readframes(w.getnframes()), dtype=np.int16) / 32768.0
+    speech.write_wav(folder / "glued.wav", np.concatenate([samples, speech.music(180.0), samples]))
+    later = len(samples) / rate + 180.0
+    timings["glued"] = [
+        *timings["one"],
+        *({**s, "start": s["start"] + later, "end": s["end"] + later} for s in timings["one"]),
+    ]
+    (folder / "spoken.json").write_text(json.dumps(timings, ensure_ascii=False), encoding="utf-8")
 
 
 @pytest.fixture(scope="session")

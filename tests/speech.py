@@ -123,6 +123,37 @@ def mux_video(
     subprocess.run([*args, *codecs, "-pix_fmt", "yuv420p", f"file:{out}"], check=True)
 
 
+#: Real recordings of Japanese read aloud (Common Voice, CC0; see data/speech/README.md).
+RECORDINGS = Path(__file__).resolve().parent / "data" / "speech"
+#: Silence between two speakers in the joined recording, as in quick dialogue.
+DIALOGUE_GAP = 0.8
+
+
+def real_sentences() -> dict[str, str]:
+    """Each recording's file name and the sentence its speaker read, in order."""
+    import json
+
+    return json.loads((RECORDINGS / "transcripts.json").read_text(encoding="utf-8"))
+
+
+def join_recordings(wav: Path, gap: float = DIALOGUE_GAP) -> list[Spoken]:
+    """The real recordings one after another with ``gap`` s between, as 16 kHz WAV."""
+    from faster_whisper.audio import decode_audio
+
+    rate = 16000
+    chunks, spoken, t = [], [], 0.0
+    for name, text in real_sentences().items():
+        samples = decode_audio(str(RECORDINGS / name), sampling_rate=rate)
+        if chunks:
+            chunks.append(np.zeros(int(gap * rate), dtype=np.float32))
+            t += gap
+        spoken.append(Spoken(text, round(t, 3), round(t + len(samples) / rate, 3)))
+        chunks.append(samples)
+        t += len(samples) / rate
+    write_wav(wav, np.concatenate(chunks), rate)
+    return spoken
+
+
 _PUNCT = re.compile(r"[\s\W]+")
 
 

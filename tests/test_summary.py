@@ -4,7 +4,7 @@ import time
 from pathlib import Path
 
 from autokr.discovery import Skipped
-from autokr.records import QA, Decision, write_record
+from autokr.records import QA, Decision, Span, write_record
 from autokr.summary import summarise
 
 
@@ -24,6 +24,9 @@ def write_qa(results: Path, video: str, breaks: list[dict]) -> None:
         rule_breaks={"ja": [], "ko": breaks},
         seconds={"transcribe": 20.0, "translate.ko": 1.0},
         attempts={"transcribe": 1},
+        uncovered_before=6.5,
+        uncovered_after=1.25,
+        uncovered=(Span(301.5, 302.75),),
     )
     write_record(qa, folder / "qa.json")
 
@@ -47,8 +50,10 @@ def test_report_counts_every_input_and_names_each_failure_and_rule_break(tmp_pat
         f"| {log} |" in text
     )
     assert (
-        "| ep01 | done | 600 s | ja (0.99) | ja 40, ko 38 | 1 / 0 / 0 | 0 | 1 | 1 | 21 s |" in text
+        "| ep01 | done | 600 s | ja (0.99) | ja 40, ko 38 | 1 / 0 / 0 | 1.2 s (was 6.5 s) "
+        "| 0 | 1 | 1 | 21 s |" in text
     )
     assert "| ep01 | ko | 3 | 12.50 s | too_fast | 14.2 | 12.0 |" in text
+    assert "| ep01 | 301.50 s | 302.75 s |" in text  # where a line may be missing
     # A later run that did nothing for ep01 reports it unchanged.
     assert "0 done, 1 unchanged" in summarise(results, videos, ["ko"], skipped, time.time() + 5)

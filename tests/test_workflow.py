@@ -14,6 +14,7 @@ import signal
 import unicodedata
 
 import pytest
+import yaml
 
 from autokr.layout import rules_for, text_width
 from autokr.records import read_qa, read_transcript, read_translation
@@ -90,10 +91,10 @@ def first_run(project):
 
 
 def good_jobs(result) -> list[tuple[str, str]]:
-    """Started jobs, less those of the broken inputs (which every run retries)."""
+    """Started jobs (or, in a dry run, jobs to start), less those of the broken inputs."""
     return [
         (rule, w)
-        for rule, w in started_jobs(result.stderr)
+        for rule, w in started_jobs(result.stderr + "\n" + result.stdout)
         if w.split(",")[0].removeprefix("video=") not in BROKEN
     ]
 
@@ -167,7 +168,8 @@ def test_korean_cues_keep_the_layout_rules(project, first_run):
         for a, b in itertools.pairwise(subs):
             assert (b.start - a.end).total_seconds() >= gap - 1e-3
         qa = read_qa(project / "results" / "videos" / video / "qa.json")
-        assert qa.transcription == "batched (8)" and qa.redecoded >= 0
+        assert qa.transcription == "batched (8)"
+        assert qa.uncovered_after == 0.0, qa.uncovered  # no speech left without text
         assert qa.rule_breaks["ko"] == []
         assert qa.cues["ko"] == len(subs)
 
@@ -235,6 +237,24 @@ def test_audio_is_temporary_and_records_say_where_they_ran(project, first_run):
     )
     assert translation.run.compute_type == "int8"  # what auto means on the CPU
     assert list(project.joinpath("results").rglob("*.tmp")) == []
+
+
+def test_each_step_records_its_own_peak_memory(project, first_run, whisper_model, nllb_model):
+    folder = project / "results" / "videos" / "season 1" / "ep.01"
+    model_mb = (whisper_model / "model.bin").stat().st_size / 2**20
+    transcript = read_transcript(folder / "transcript.json")
+    # A step that loaded a model holds more than the model's file.
+    assert transcript.run.peak_rss_mb > model_mb
+    translation = read_translation(folder / "translation.ko.json")
+    nllb_mb = sum(p.stat().st_size for p in nllb_model.glob("*.safetensors")) / 2**20
+    assert translation.run.peak_rss_mb > nllb_mb + 50  # Python, CTranslate2 and the model
+    media = json.loads((folder / "media.json").read_text(encoding="utf-8"))
+    assert media["run"]["children_peak_rss_mb"] > 5  # ffmpeg, which did the work
+    qa = read_qa(folder / "qa.json")
+    assert set(qa.peak_memory_mb) == {"extract_audio", "transcribe", "translate.ko", "make_srt"}
+    assert qa.peak_memory_mb["transcribe"] == transcript.run.peak_rss_mb
+    assert qa.peak_memory_mb["make_srt"] < qa.peak_memory_mb["transcribe"]
+    assert qa.gpu_peak_mb == {}  # nothing ran on CUDA
 
 
 def test_second_run_starts_no_job_for_a_good_video(project, first_run):
@@ -321,18 +341,71 @@ def test_interrupted_run_is_finished_by_make_run(
 
 def test_out_of_memory_is_retried_with_half_the_batch(project, first_run, media, spoken):
     shutil.copy(media["three.mp4"], project / "videos" / "oom.mp4")
-    # Three sentences in one batch of 4 is over the switch; the retry's batch of 2 is not.
+    # Over the switch: transcribe's batches of 8 and 4, and translate's 4 (three
+    # sentences in one batch); under it: the halved batches of 2.
     result = snakemake(project, env={"AUTOKR_FAULT_OOM_ABOVE_BATCH": "2"})
-    translates = [w for r, w in good_jobs(result) if r == "translate"]
-    assert translates == ["video=oom, lang=ko"] * 2
-    assert "out of memory on cpu with batch_size 4 (attempt 1)" in result.stderr
-    translation = read_translation(project / "results" / "videos" / "oom" / "translation.ko.json")
+    jobs = good_jobs(result)
+    assert [w for r, w in jobs if r == "transcribe"] == ["video=oom"] * 3
+    assert [w for r, w in jobs if r == "translate"] == ["video=oom, lang=ko"] * 2
+    for line in [
+        "out of memory on cpu with batch_size 8 and int8 (attempt 1)",
+        "out of memory on cpu with batch_size 4 and int8 (attempt 2)",
+        "out of memory on cpu with batch_size 4 (attempt 1)",
+    ]:
+        assert line in result.stderr
+    log = (project / "results/logs/transcribe/oom.log").read_text(encoding="utf-8")
+    assert "try 3 of 3: model" in log and "batch 2" in log
+    folder = project / "results" / "videos" / "oom"
+    transcript = read_transcript(folder / "transcript.json")
+    assert (transcript.run.attempt, transcript.run.batch_size) == (3, 2)
+    assert transcript.settings["batch_size"] == 8 and transcript.mode == "batched (2)"
+    translation = read_translation(folder / "translation.ko.json")
     assert (translation.run.attempt, translation.run.batch_size) == (2, 2)
     assert translation.settings["batch_size"] == 4  # as configured
-    assert read_qa(project / "results" / "videos" / "oom" / "qa.json").attempts["translate.ko"] == 2
+    qa = read_qa(folder / "qa.json")
+    assert qa.attempts == {"transcribe": 3, "translate.ko": 2}
     assert korean_text(project, "oom") == " ".join(KOREAN[s.text] for s in spoken["three"])
     # The retry's lighter settings are no params: the video is not redone later.
     assert good_jobs(snakemake(project)) == []
+
+
+def test_a_new_setting_at_its_default_reruns_nothing(project, first_run):
+    # What an update of autokr looks like: a new key whose default keeps
+    # today's output, in a step section and in a nested one.
+    path = project / "config" / "schema.yaml"
+    original = path.read_text(encoding="utf-8")
+    schema = yaml.safe_load(original)
+    new = {"type": "boolean", "default": False, "description": "A key from a later autokr."}
+    steps = schema["properties"]
+    for section in (
+        steps["transcribe"],
+        steps["translate"],
+        steps["translate"]["properties"]["sentences"],
+    ):
+        section["properties"]["new_setting"] = new
+    path.write_text(yaml.safe_dump(schema, allow_unicode=True), encoding="utf-8")
+    try:
+        result = snakemake(project, "--dry-run")
+        assert result.returncode == 0, result.stderr
+        assert good_jobs(result) == []
+    finally:
+        path.write_text(original, encoding="utf-8")
+
+
+def test_only_settings_that_change_the_output_rerun_a_step(project, first_run):
+    videos = len(list(project.glob("results/videos/**/transcript.json")))
+    speed = project / "speed.yaml"
+    speed.write_text(
+        "transcribe: {threads: 1, device: cpu, compute_type: int8}\n"
+        "translate: {batch_size: 2, batch_tokens: 512, threads: 1, device: cpu, "
+        "compute_type: int8}\n",
+        encoding="utf-8",
+    )
+    assert good_jobs(snakemake(project, "--dry-run", "--configfile", str(speed))) == []
+    beam = project / "beam.yaml"
+    beam.write_text("translate: {beam_size: 2}\n", encoding="utf-8")
+    rerun = snakemake(project, "--dry-run", "--configfile", str(beam))
+    assert rules_of(good_jobs(rerun)) == {"translate": videos, "make_srt": videos}
 
 
 def test_a_second_run_at_once_refuses_and_harms_nothing(project, first_run, media, spoken):

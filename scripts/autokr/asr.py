@@ -10,10 +10,10 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from autokr import models
-from autokr.devices import Placement
+from autokr.devices import Placement, fault_switch
 from autokr.errors import ModelError
 from autokr.hallucinations import GuardOptions, screen_segments
-from autokr.records import Run, Segment, Transcript, Word
+from autokr.records import Run, Segment, Span, Transcript, Word
 
 log = logging.getLogger("autokr.transcribe")
 
@@ -129,56 +129,54 @@ def transcribe(model, audio: str, options: TranscribeOptions, placement: Placeme
     """Transcribe ``audio`` with a loaded model; return the whole transcript.
 
     With ``batch_size`` above 1 (and VAD on) speech chunks are decoded in
-    batches; every batched segment that fails a decoder guard is decoded again
-    over its window by the sequential decoder, guards and all.
+    batches; every piece of a batched segment that fails a decoder guard is
+    decoded again over its own speech by the sequential decoder, guards and
+    all. In either mode, speech that no word of the transcript covers is
+    decoded again on its own (see ``uncovered_speech``), and what is left
+    uncovered is recorded.
     """
-    from faster_whisper import BatchedInferencePipeline
     from faster_whisper.audio import decode_audio
 
     started = time.time()
     samples = decode_audio(str(audio), sampling_rate=SAMPLE_RATE)
     batched = options.batch_size > 1 and options.vad
-    if batched:
-        segments, info = BatchedInferencePipeline(model).transcribe(
-            samples,
-            language=options.language,
-            vad_filter=True,
-            vad_parameters=_vad_parameters(options, batched=True),
-            batch_size=options.batch_size,
-            **_decoder_args(options),
-        )
-    else:
-        segments, info = model.transcribe(
-            samples,
-            language=options.language,
-            vad_filter=options.vad,
-            vad_parameters=_vad_parameters(options, batched=False),
-            condition_on_previous_text=options.condition_on_previous_text,
-            **_decoder_args(options),
-        )
+    speech = speech_spans(samples, options)
+    segments, info = _decode(model, samples, options, batched)
     out: list[Segment] = []
     redecoded = 0
+    clips: list[Span] = []
     next_report = started + 30
     for raw in segments:  # a generator: decoding happens as we iterate
-        seg = _segment(raw)
-        why = needs_redecoding(seg, options) if batched else None
-        if why:
-            again = _redecode(model, samples, seg, info.language, options)
-            log.info("decoded %.2f-%.2f again (%s): %r", seg.start, seg.end, why, seg.text)
-            out += again
-            redecoded += 1
-        else:
-            out += split_at_pauses(seg) if batched else [seg]
+        for piece in split_at_pauses(_segment(raw)) if batched else [_segment(raw)]:
+            why = needs_redecoding(piece, options) if batched else None
+            if why:
+                span = _speech_within(speech, piece.start, piece.end)
+                log.info(
+                    "decoding %.2f-%.2f again (%s): %r", piece.start, piece.end, why, piece.text
+                )
+                out += _decode_spans(model, samples, span, info.language, options)
+                clips += span
+                redecoded += 1
+            else:
+                out.append(piece)
         if time.time() >= next_report:
-            log.info("at %.0f of %.0f s", seg.end, info.duration)
+            log.info("at %.0f of %.0f s", raw.end, info.duration)
             next_report = time.time() + 30
     guards = GuardOptions(
         no_speech_threshold=options.no_speech_threshold,
         log_prob_threshold=options.log_prob_threshold,
     )
     kept, decisions = screen_segments(out, guards)
-    for d in decisions:
-        log.info("%s %.2f-%.2f %r: %s", d.action, d.start, d.end, d.text, d.reason)
+    missing = uncovered_speech(speech, kept)
+    if missing:
+        found = _decode_spans(model, samples, _clips(missing), info.language, options)
+        log.info(
+            "speech no word covered: %s", ", ".join(f"{s.start:.2f}-{s.end:.2f}" for s in missing)
+        )
+        clips += _clips(missing)
+        out = merge_segments(out, [p for seg in found for p in _within(seg, missing)])
+        kept, decisions = screen_segments(out, guards)
+    left = uncovered_speech(speech, kept)
     return Transcript(
         language=info.language,
         language_probability=float(info.language_probability),
@@ -189,7 +187,196 @@ def transcribe(model, audio: str, options: TranscribeOptions, placement: Placeme
         decisions=tuple(decisions),
         mode=f"batched ({options.batch_size})" if batched else "sequential",
         redecoded=redecoded,
+        redecoded_seconds=round(sum(c.end - c.start for c in clips), 3),
+        uncovered_before=round(sum(s.end - s.start for s in missing), 3),
+        uncovered_after=round(sum(s.end - s.start for s in left), 3),
+        uncovered=tuple(left),
     )
+
+
+def _decode(model, samples, options: TranscribeOptions, batched: bool):
+    """The first pass: the batched pipeline, or the sequential decoder."""
+    from faster_whisper import BatchedInferencePipeline
+
+    if batched:
+        fault_switch(options.batch_size)
+        return BatchedInferencePipeline(model).transcribe(
+            samples,
+            language=options.language,
+            vad_filter=True,
+            vad_parameters=_vad_parameters(options, batched=True),
+            batch_size=options.batch_size,
+            **_decoder_args(options),
+        )
+    return model.transcribe(
+        samples,
+        language=options.language,
+        vad_filter=options.vad,
+        vad_parameters=_vad_parameters(options, batched=False),
+        condition_on_previous_text=options.condition_on_previous_text,
+        **_decoder_args(options),
+    )
+
+
+#: Speech (seconds) with no word on it that is decoded again, and that counts
+#: as uncovered in the record: shorter gaps are breaths and word-timing slack.
+MIN_UNCOVERED = 1.0
+#: How far (seconds) a word's timing may be off and still cover its speech.
+WORD_SLACK = 0.2
+#: Silence (seconds) added around speech that is decoded again.
+CLIP_PAD = 0.2
+#: Speech this close (seconds, padding included) is decoded again as one clip.
+JOIN_GAP = 1.0
+
+
+def speech_spans(samples, options: TranscribeOptions) -> list[Span]:
+    """Where Silero VAD hears speech, tightly (the coverage check's reference).
+
+    Spans split at 160 ms of silence and are padded by only 100 ms, so that a
+    stretch without words is speech and not the VAD's own margin. With VAD
+    off the whole file counts as speech.
+    """
+    from faster_whisper.vad import VadOptions, get_speech_timestamps
+
+    if not options.vad:
+        return [Span(0.0, round(len(samples) / SAMPLE_RATE, 3))]
+    threshold = options.vad_options.get("threshold")
+    vad = VadOptions(
+        threshold=0.5 if threshold is None else threshold,
+        min_silence_duration_ms=160,
+        speech_pad_ms=100,
+    )
+    return [
+        Span(round(s["start"] / SAMPLE_RATE, 3), round(s["end"] / SAMPLE_RATE, 3))
+        for s in get_speech_timestamps(samples, vad)
+    ]
+
+
+def uncovered_speech(
+    speech: list[Span], segments: list[Segment], shortest: float = MIN_UNCOVERED
+) -> list[Span]:
+    """Stretches of speech, ``shortest`` seconds or longer, that no word of ``segments`` covers.
+
+    The batched pipeline can leave out a whole sentence with no sign in what
+    it returns (no segment, no low score): only the audio shows it. A segment
+    without word timings covers its whole span.
+    """
+    covered = sorted(
+        (w.start - WORD_SLACK, w.end + WORD_SLACK)
+        for seg in segments
+        for w in (seg.words or [Word(seg.start, seg.end, seg.text, 1.0)])
+    )
+    found = []
+    for span in speech:
+        at = span.start
+        for start, end in covered:
+            if end <= at or start >= span.end:
+                continue
+            if start - at >= shortest:
+                found.append(Span(round(at, 3), round(start, 3)))
+            at = max(at, end)
+        if span.end - at >= shortest:
+            found.append(Span(round(at, 3), span.end))
+    return found
+
+
+def _clips(spans: list[Span]) -> list[Span]:
+    """Spans padded a little, and joined where they nearly touch: what is decoded again.
+
+    VAD cuts speech at every breath; a sentence decoded in one piece reads
+    better than its halves decoded apart.
+    """
+    clips: list[Span] = []
+    for span in spans:
+        start, end = max(0.0, span.start - CLIP_PAD), span.end + CLIP_PAD
+        if clips and start - clips[-1].end < JOIN_GAP:
+            clips[-1] = Span(clips[-1].start, end)
+        else:
+            clips.append(Span(start, end))
+    return clips
+
+
+def _speech_within(speech: list[Span], start: float, end: float) -> list[Span]:
+    """The speech between ``start`` and ``end``, padded a little: what a piece is decoded over.
+
+    A glued batched segment can span minutes of music between two sentences;
+    only its speech is decoded again. Spans close together are decoded as one.
+    """
+    inside = [
+        Span(max(s.start, start), min(s.end, end))
+        for s in speech
+        if s.end > start and s.start < end
+    ]
+    return _clips(inside or [Span(start, end)])
+
+
+def _decode_spans(model, samples, spans: list[Span], language: str, options: TranscribeOptions):
+    """Decode each span with the sequential decoder; times back on the full timeline."""
+    found: list[Segment] = []
+    for span in spans:
+        first, last = int(span.start * SAMPLE_RATE), int(span.end * SAMPLE_RATE)
+        segments, _ = model.transcribe(
+            samples[first:last],
+            language=language,
+            vad_filter=False,
+            condition_on_previous_text=False,
+            **_decoder_args(options),
+        )
+        found += [_shift(_segment(s), span.start) for s in segments]
+    return found
+
+
+def _within(seg: Segment, spans: list[Span]) -> list[Segment]:
+    """The words of ``seg`` heard inside ``spans`` (not in the padding), as segments."""
+
+    def inside(start: float, end: float) -> bool:
+        mid = (start + end) / 2
+        return any(s.start - WORD_SLACK <= mid <= s.end + WORD_SLACK for s in spans)
+
+    if not _words_match(seg):
+        return [seg] if inside(seg.start, seg.end) else []
+    words = tuple(w for w in seg.words if inside(w.start, w.end))
+    if not words:
+        return []
+    text = "".join(w.word for w in words).strip()
+    return [
+        dataclasses.replace(seg, start=words[0].start, end=words[-1].end, text=text, words=words)
+    ]
+
+
+def merge_segments(segments: list[Segment], new: list[Segment]) -> list[Segment]:
+    """``new`` put into ``segments`` in time order, by word times.
+
+    A segment that the new one falls inside (the batched pipeline's segments
+    can span 30 s) is cut at the new one's start, where its words allow.
+    """
+    out = list(segments)
+    for seg in sorted(new, key=lambda s: s.start):
+        cut: list[Segment] = []
+        for old in out:
+            cut += _cut(old, seg.start) if old.start < seg.start < old.end else [old]
+        out = sorted([*cut, seg], key=lambda s: s.start)
+    return out
+
+
+def _cut(seg: Segment, at: float) -> list[Segment]:
+    """``seg`` as its words before ``at`` and its words after (whole if they do not match)."""
+    if not _words_match(seg):
+        return [seg]
+    before = tuple(w for w in seg.words if (w.start + w.end) / 2 < at)
+    after = seg.words[len(before) :]
+    return [
+        dataclasses.replace(
+            seg, start=g[0].start, end=g[-1].end, text="".join(w.word for w in g).strip(), words=g
+        )
+        for g in (before, after)
+        if g
+    ]
+
+
+def _words_match(seg: Segment) -> bool:
+    """True when the segment's words spell its text (a user may have edited the text)."""
+    return bool(seg.words) and "".join(w.word for w in seg.words).strip() == seg.text
 
 
 #: Silence (seconds) between two words of one batched segment that splits it.
@@ -203,7 +390,7 @@ def split_at_pauses(seg: Segment, pause: float = SPLIT_PAUSE) -> list[Segment]:
     30-second window and reports it as one segment spanning all of them (seen:
     one segment from 5 to 55 minutes). Its words keep their true times.
     """
-    if not seg.words or "".join(w.word for w in seg.words).strip() != seg.text:
+    if not _words_match(seg):
         return [seg]
     groups: list[list] = [[seg.words[0]]]
     for word in seg.words[1:]:
@@ -220,19 +407,6 @@ def split_at_pauses(seg: Segment, pause: float = SPLIT_PAUSE) -> list[Segment]:
         )
         for g in groups
     ]
-
-
-def _redecode(model, samples, seg: Segment, language: str, options: TranscribeOptions):
-    """Decode one window again with the sequential decoder; times back on the full timeline."""
-    first, last = int(seg.start * SAMPLE_RATE), int(seg.end * SAMPLE_RATE)
-    segments, _ = model.transcribe(
-        samples[first:last],
-        language=language,
-        vad_filter=False,
-        condition_on_previous_text=False,
-        **_decoder_args(options),
-    )
-    return [_shift(_segment(s), seg.start) for s in segments]
 
 
 def _shift(seg: Segment, offset: float) -> Segment:

@@ -80,3 +80,42 @@ def _describe(error) -> str:
     if error.validator == "oneOf" and path == "target_language":
         return "target_language: should be a language code or a list of codes"
     return f"{path or 'config'}: {error.message}"
+
+
+#: Settings that say how a step runs on a machine, not what it makes. They
+#: reach the step from the config, never as Snakemake params, so changing one
+#: reruns nothing.
+RUN_ONLY: dict[str, frozenset[str]] = {
+    "transcribe": frozenset({"device", "compute_type", "threads"}),
+    "translate": frozenset({"device", "compute_type", "threads", "batch_size", "batch_tokens"}),
+}
+
+
+def output_settings(config: dict[str, Any], step: str) -> dict[str, Any]:
+    """The settings of ``step`` that shape its output and differ from their defaults.
+
+    These are the step's Snakemake params, so they decide reruns: changing one
+    reruns the step, while a key that a newer autokr adds with a default that
+    keeps today's output changes nothing, and neither do run-only settings.
+    """
+    section = {k: v for k, v in config[step].items() if k not in RUN_ONLY.get(step, ())}
+    return _differences(section, load_schema()["properties"][step])
+
+
+def step_settings(config: dict[str, Any], step: str) -> dict[str, Any]:
+    """Every setting of ``step``, defaults filled in: what the step runs with."""
+    return validate_config(config)[step]
+
+
+def _differences(values: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
+    """The entries of ``values`` not at the schema's default, nested objects compared key by key."""
+    found = {}
+    for key, value in values.items():
+        sub = schema.get("properties", {}).get(key, {})
+        if isinstance(value, dict) and sub.get("properties"):
+            nested = _differences(value, sub)
+            if nested:
+                found[key] = nested
+        elif "default" not in sub or value != sub["default"]:
+            found[key] = value
+    return found

@@ -54,20 +54,28 @@ def resolve_placement(device: str, compute_type: str = "auto") -> Placement:
 
 
 #: The fault switch: with this set to N, a model call on a batch of more than N
-#: items raises the same out-of-memory error a GPU would, so the retry path can
-#: be tested on any machine. Nothing else is changed; unset, it does nothing.
+#: items raises the out-of-memory error its library raises on a GPU, so the
+#: retry path can be tested on any machine. Unset, it does nothing.
 FAULT_OOM_ENV = "AUTOKR_FAULT_OOM_ABOVE_BATCH"
 
 
-def fault_switch(batch_size: int) -> None:
-    """Raise torch's out-of-memory error when the fault switch says this batch is too big."""
+def fault_switch(batch_size: int, library: str = "ctranslate2") -> None:
+    """Raise ``library``'s out-of-memory error when the fault switch says this batch is too big.
+
+    CTranslate2 (and so faster-whisper) reports CUDA out-of-memory as a
+    RuntimeError saying so; torch raises its own OutOfMemoryError.
+    """
     limit = os.environ.get(FAULT_OOM_ENV)
-    if limit and batch_size > int(limit):
+    if not limit or batch_size <= int(limit):
+        return
+    message = (
+        f"CUDA failed with error out of memory (batch of {batch_size} over {FAULT_OOM_ENV}={limit})"
+    )
+    if library == "torch":
         import torch
 
-        raise torch.OutOfMemoryError(
-            f"CUDA out of memory: batch of {batch_size} over {FAULT_OOM_ENV}={limit}"
-        )
+        raise torch.OutOfMemoryError(message)
+    raise RuntimeError(message)
 
 
 def is_out_of_memory(exc: BaseException) -> bool:
@@ -80,26 +88,42 @@ def is_out_of_memory(exc: BaseException) -> bool:
     )
 
 
+#: Tries of a model-heavy job: a job that runs out of memory is retried with
+#: lighter settings (see Attempt); other failures fail the same way each time.
+ATTEMPTS = 3
+
+
 @dataclass(frozen=True)
 class Attempt:
     """What a retried job changes: Snakemake's attempt number picks lighter settings.
 
-    Each attempt halves the batch; the last one on CUDA also takes a lighter
-    compute type. These come from the attempt, not from params, so a video
-    that needed a retry is not rerun later.
+    Each attempt halves the batch; on CUDA, the last one, or any one whose
+    batch is already down to 1, also takes a lighter compute type. On the CPU
+    a batch of 1 has nothing lighter left: the retry fails the same way.
+    These come from the attempt, not from params, so a video that needed a
+    retry is not rerun later.
     """
 
     number: int = 1
-    last: int = 3
+    last: int = ATTEMPTS
 
     def batch_size(self, configured: int) -> int:
         """The batch of this try: halved on each retry, at least 1."""
         return max(1, configured // 2 ** (self.number - 1))
 
-    def compute_type(self, placement: Placement) -> str:
-        """The compute type of this try: lighter on the last try on CUDA."""
+    def _batch_before(self, configured: int) -> int:
+        return max(1, configured // 2 ** max(self.number - 2, 0))
+
+    def compute_type(self, placement: Placement, configured_batch: int | None = None) -> str:
+        """The compute type of this try: lighter on CUDA on the last try, or once the batch is 1."""
         lighter = {"float16": "int8_float16", "bfloat16": "int8_bfloat16", "float32": "int8"}
-        if placement.device == "cuda" and self.number >= self.last:
+        # A retry whose batch could not be halved must lighten something else.
+        stuck = (
+            configured_batch is not None
+            and self.number > 1
+            and self.batch_size(configured_batch) == self._batch_before(configured_batch)
+        )
+        if placement.device == "cuda" and (self.number >= self.last or stuck):
             return lighter.get(placement.compute_type, placement.compute_type)
         return placement.compute_type
 
@@ -113,3 +137,80 @@ def cpu_threads(threads: int | None) -> int:
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     cores = cores or 1
     return min(threads, cores) if threads and threads > 0 else cores
+
+
+def peak_host_memory_mb() -> tuple[float, float]:
+    """Peak resident memory (MB) of this process, and of its largest finished child (ffmpeg).
+
+    The step asks the kernel at its end, so no peak is missed between samples.
+    """
+    import resource
+
+    mine = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return round(mine / 1024, 1), round(children / 1024, 1)  # Linux counts kilobytes
+
+
+def step_memory(gpu: GpuMemorySampler | None = None) -> dict[str, float | None]:
+    """A step's peak memory so far, as the fields of its record's ``Run``."""
+    mine, children = peak_host_memory_mb()
+    return {
+        "peak_rss_mb": mine,
+        "children_peak_rss_mb": children,
+        "gpu_peak_mb": gpu.peak_mb if gpu else None,
+    }
+
+
+class GpuMemorySampler:
+    """The most GPU memory this process held, sampled with NVML ten times a second.
+
+    CTranslate2 reports no peak of its own. Used as a context manager around a
+    step's model work; on the CPU, or without NVML, ``peak_mb`` stays None.
+    """
+
+    def __init__(self, device: str, every: float = 0.1):
+        self.device, self.every, self.peak_mb = device, every, None
+        self._stop = None
+
+    def __enter__(self) -> GpuMemorySampler:
+        if self.device != "cuda":
+            return self
+        try:
+            import pynvml
+
+            pynvml.nvmlInit()
+        except Exception:  # no NVML library or driver: nothing to sample
+            return self
+        import threading
+
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, args=(pynvml,), daemon=True)
+        self._thread.start()
+        return self
+
+    def _sample(self, pynvml) -> None:
+        pid = os.getpid()
+        handles = [pynvml.nvmlDeviceGetHandleByIndex(i) for i in range(pynvml.nvmlDeviceGetCount())]
+        idle = sum(pynvml.nvmlDeviceGetMemoryInfo(h).used for h in handles)
+        while True:
+            mine = [
+                p.usedGpuMemory or 0
+                for h in handles
+                for p in pynvml.nvmlDeviceGetComputeRunningProcesses(h)
+                if p.pid == pid
+            ]
+            # In a container NVML may list host process ids: then what the
+            # cards hold above their use when the step started is ours.
+            used = (
+                sum(mine)
+                if mine
+                else sum(pynvml.nvmlDeviceGetMemoryInfo(h).used for h in handles) - idle
+            )
+            self.peak_mb = max(self.peak_mb or 0.0, round(max(used, 0) / 2**20, 1))
+            if self._stop.wait(self.every):
+                return
+
+    def __exit__(self, *exc) -> None:
+        if self._stop is not None:
+            self._stop.set()
+            self._thread.join()

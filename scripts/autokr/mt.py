@@ -128,6 +128,8 @@ class NllbTranslator:
     """
 
     tokenizer: NllbTokenizer
+    #: Whose out-of-memory error the fault switch raises (see devices.fault_switch).
+    library = "ctranslate2"
     options: TranslateOptions
 
     def translate(
@@ -145,7 +147,7 @@ class NllbTranslator:
         ids = dict(zip(todo, encoded, strict=True))
         batches = token_batches(ids, self.options.batch_size, self.options.batch_tokens)
         for n, batch in enumerate(batches):
-            fault_switch(len(batch))
+            fault_switch(len(batch), self.library)
             longest = max(len(ids[i]) for i in batch)
             generated = self.generate(
                 [ids[i] for i in batch],
@@ -182,6 +184,8 @@ def token_batches(
 
 class TransformersTranslator(NllbTranslator):
     """NLLB-200 through transformers' ``AutoModelForSeq2SeqLM``."""
+
+    library = "torch"
 
     def __init__(self, options: TranslateOptions, placement: Placement, cpu_threads: int):
         import torch

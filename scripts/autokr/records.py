@@ -33,6 +33,11 @@ class Run:
     host: str = ""
     attempt: int = 1
     batch_size: int | None = None
+    #: Peak resident memory (MB) of the step's process and of its largest child
+    #: (ffmpeg), from the kernel; GPU memory sampled with NVML on CUDA.
+    peak_rss_mb: float = 0.0
+    children_peak_rss_mb: float = 0.0
+    gpu_peak_mb: float | None = None
 
     @property
     def seconds(self) -> float:
@@ -64,6 +69,14 @@ class Word:
     end: float
     word: str
     probability: float
+
+
+@dataclass(frozen=True)
+class Span:
+    """A stretch of time in seconds."""
+
+    start: float
+    end: float
 
 
 @dataclass(frozen=True)
@@ -108,7 +121,15 @@ class Transcript:
     run: Run
     decisions: tuple[Decision, ...] = ()
     mode: str = "sequential"
+    #: Batched pieces decoded again because they failed a guard.
     redecoded: int = 0
+    #: Seconds of audio the sequential decoder went over again (pieces and uncovered speech).
+    redecoded_seconds: float = 0.0
+    #: Seconds of VAD speech that no word covered, before and after decoding it again.
+    uncovered_before: float = 0.0
+    uncovered_after: float = 0.0
+    #: Where speech may still be missing from the transcript.
+    uncovered: tuple[Span, ...] = ()
     version: int = VERSION
 
 
@@ -169,8 +190,18 @@ class QA:
     seconds: dict[str, float]
     settings: dict[str, Any] = field(default_factory=dict)
     attempts: dict[str, int] = field(default_factory=dict)
+    #: Each step's peak host memory in MB (the process or its child, whichever
+    #: is larger), and its peak GPU memory where it ran on CUDA.
+    peak_memory_mb: dict[str, float] = field(default_factory=dict)
+    gpu_peak_mb: dict[str, float] = field(default_factory=dict)
     transcription: str = "sequential"
     redecoded: int = 0
+    redecoded_seconds: float = 0.0
+    #: Seconds of speech no word covered, before and after decoding it again,
+    #: and where it is left: where the subtitles may miss a line.
+    uncovered_before: float = 0.0
+    uncovered_after: float = 0.0
+    uncovered: tuple[Span, ...] = ()
     version: int = VERSION
 
 

@@ -74,6 +74,7 @@ def _row(qa: QA, state: str) -> str:
         f"| {qa.video} | {state} | {qa.duration:.0f} s "
         f"| {qa.language} ({qa.language_probability:.2f}) | {cues} "
         f"| {actions['dropped']} / {actions['collapsed']} / {actions['flagged']} "
+        f"| {qa.uncovered_after:.1f} s (was {qa.uncovered_before:.1f} s) "
         f"| {retried} | {breaks} | {tries} | {sum(qa.seconds.values()):.0f} s |"
     )
 
@@ -120,11 +121,27 @@ def summarise(
             "## Subtitled",
             "",
             "| video | state | length | language | cues | dropped / collapsed / flagged lines "
-            "| retried translations | rule breaks left | tries | step time |",
-            "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+            "| speech without text | retried translations | rule breaks left | tries "
+            "| step time |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
             *[_row(qa, state) for qa, state in done],
             "",
-            "Details per video: results/videos/{video}/qa.json.",
+            "Details per video: results/videos/{video}/qa.json. Speech without text: "
+            "seconds of speech that no word of the transcript covers after autokr "
+            "decoded it again (and before).",
+            "",
+        ]
+    missing = [(qa.video, span) for qa, _ in done for span in qa.uncovered]
+    if missing:
+        lines += [
+            "## Speech without text",
+            "",
+            "Speech the VAD heard where the transcript has no word, even after decoding "
+            "it again: listen there for a missing line.",
+            "",
+            "| video | from | to |",
+            "| --- | --- | --- |",
+            *[f"| {video} | {span.start:.2f} s | {span.end:.2f} s |" for video, span in missing],
             "",
         ]
     breaks = [
