@@ -9,8 +9,6 @@ import copy
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from autokr import languages
 from autokr.errors import ConfigError
 
@@ -19,6 +17,8 @@ SCHEMA = Path(__file__).resolve().parents[2] / "config" / "schema.yaml"
 
 def load_schema() -> dict[str, Any]:
     """The config schema as a dict."""
+    import yaml
+
     return yaml.safe_load(SCHEMA.read_text(encoding="utf-8"))
 
 
@@ -103,8 +103,13 @@ def output_settings(config: dict[str, Any], step: str) -> dict[str, Any]:
 
 
 def step_settings(config: dict[str, Any], step: str) -> dict[str, Any]:
-    """Every setting of ``step``, defaults filled in: what the step runs with."""
-    return validate_config(config)[step]
+    """Every setting of ``step``: what the step runs with.
+
+    ``config`` is the one the Snakefile validated and filled with defaults
+    (a step's ``snakemake.config``), so this needs neither the schema nor
+    jsonschema in the step's environment.
+    """
+    return copy.deepcopy(config[step])
 
 
 def _differences(values: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
