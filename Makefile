@@ -26,9 +26,9 @@ $(VENV)/.setup-test-done: $(VENV)/.setup-done requirements-test.txt
 	$(BIN)/pip install --quiet -r requirements-test.txt
 	touch $@
 
+# On a fresh clone (no videos/ folder yet) this subtitles the bundled example.
 run: setup
-	$(BIN)/python scripts/clear_stale_lock.py
-	$(BIN)/snakemake $(ARGS)
+	$(BIN)/python scripts/run_workflow.py $(ARGS)
 
 models: setup
 	$(BIN)/python scripts/download_models.py $(ARGS)

@@ -18,7 +18,7 @@ include: "rules/steps.smk"
 rule all:
     default_target: True
     input:
-        subtitle_targets(),
+        subtitle_targets,
 
 
 onsuccess:

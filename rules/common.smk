@@ -8,7 +8,7 @@ sys.path.insert(0, str(Path(workflow.basedir) / "scripts"))
 
 from autokr.config import output_settings, source_label, target_codes, validate_config
 from autokr.devices import ATTEMPTS
-from autokr.discovery import scan_videos
+from autokr.discovery import Scan, scan_videos
 from autokr.errors import ConfigError
 from autokr.subtitles import subtitle_paths
 from autokr.summary import write_summary
@@ -18,14 +18,6 @@ try:
 except ConfigError as exc:
     sys.exit(f"autokr: config: {exc}")
 
-try:
-    SCAN = scan_videos(config["videos"])
-except ConfigError as exc:
-    sys.exit(f"autokr: {exc}")
-for skipped in SCAN.skipped:
-    print(f"autokr: {skipped.path}: skipped: {skipped.reason}", file=sys.stderr)
-
-VIDEOS = SCAN.videos
 RUN_STARTED = time.time()
 TARGETS = target_codes(config)
 SOURCE_LABEL = source_label(config)
@@ -43,17 +35,41 @@ wildcard_constraints:
     lang="|".join(re.escape(code) for code in TARGETS),
 
 
-def subtitle_targets():
+_SCAN = []
+
+
+def scan():
+    """The videos folder, scanned once, when a run first needs it.
+
+    Not while the Snakefile is read, so --lint, --unlock and --list-rules work
+    without the folder (an unmounted drive, a fresh clone). A run stops with
+    one line when it is missing or empty; a dry run says so and plans nothing.
+    """
+    if not _SCAN:
+        try:
+            found = scan_videos(config["videos"])
+        except ConfigError as exc:
+            if not workflow.dryrun:
+                sys.exit(f"autokr: {exc}")
+            print(f"autokr: {exc}", file=sys.stderr)
+            found = Scan({}, [])
+        for skipped in found.skipped:
+            print(f"autokr: {skipped.path}: skipped: {skipped.reason}", file=sys.stderr)
+        _SCAN.append(found)
+    return _SCAN[0]
+
+
+def subtitle_targets(wildcards):
     """Every subtitle file and QA report the run should produce."""
     files = [*SUBTITLES.files.values(), *SUBTITLES.bilingual.values()]
     qa = ["results/videos/{video}/qa.json"]
-    return [path.format(video=video) for video in VIDEOS for path in files + qa]
+    return [path.format(video=video) for video in scan().videos for path in files + qa]
 
 
 def video_path(wildcards):
     """The input file of a video id."""
     try:
-        return str(VIDEOS[wildcards.video])
+        return str(scan().videos[wildcards.video])
     except KeyError:
         raise ValueError(
             f"autokr: no input for video {wildcards.video!r} in {config['videos']}"
@@ -90,5 +106,6 @@ def subtitle_prefix(wildcards):
 
 def report_batch():
     """Write and print results/summary.md: what finished, what was skipped, what failed."""
-    text = write_summary(Path("results"), VIDEOS, TARGETS, SCAN.skipped, RUN_STARTED)
+    found = scan()
+    text = write_summary(Path("results"), found.videos, TARGETS, found.skipped, RUN_STARTED)
     print(text, file=sys.stderr)

@@ -12,29 +12,11 @@ import argparse
 import sys
 from pathlib import Path
 
-import yaml
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from autokr import models
-from autokr.config import validate_config
+from autokr.config import read_config
 from autokr.errors import AutokrError
-
-
-def load_config(paths: list[str]) -> dict:
-    """Merge config files the way Snakemake does: later files override nested keys."""
-    merged: dict = {}
-    for path in ["config/config.yaml", *paths]:
-        _merge(merged, yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {})
-    return validate_config(merged)
-
-
-def _merge(into: dict, new: dict) -> None:
-    for key, value in new.items():
-        if isinstance(value, dict) and isinstance(into.get(key), dict):
-            _merge(into[key], value)
-        else:
-            into[key] = value
 
 
 def fetch_whisper(model: str) -> str:
@@ -67,7 +49,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--configfile", action="append", default=[])
     args = parser.parse_args(argv)
     try:
-        config = load_config(args.configfile)
+        config = read_config(args.configfile)
         print(f"transcribe.model: {fetch_whisper(config['transcribe']['model'])}")
         translate = config["translate"]
         folder = fetch_nllb(translate["model"], translate["backend"])

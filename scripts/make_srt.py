@@ -37,8 +37,12 @@ from autokr.subtitles import (
 
 log = logging.getLogger("autokr.make_srt")
 
-#: Frame rate for cue gaps when the input has no video stream.
+#: Frame rate for cue gaps when the input has no video stream, or only a still
+#: picture: its frames are no shot changes to keep apart.
 AUDIO_ONLY_FRAME_RATE = 24.0
+#: Below this a video is a still picture or a slide show (1 fps is common for
+#: podcasts and music), whose two frames would make a 2-second gap between cues.
+STILL_PICTURE_FPS = 10.0
 
 
 def make_subtitles(
@@ -59,6 +63,8 @@ def make_subtitles(
     transcript = read_transcript(transcript_path)
     media = read_media(media_path) if media_path else None
     frame_rate = (media.frame_rate if media else None) or AUDIO_ONLY_FRAME_RATE
+    if frame_rate < STILL_PICTURE_FPS:
+        frame_rate = AUDIO_ONLY_FRAME_RATE
     overrides = layout or {}
     source_code = transcript.language if source_label == "orig" else source_label
     src_rules = rules_for(_rules_key(source_code), overrides.get(source_label))

@@ -97,7 +97,6 @@ def _build_media(folder: Path) -> None:
     speech.mux_video(None, folder / "noaudio.mp4", seconds=2)
     # Real voices: four speakers reading one after another, 0.8 s apart.
     timings["dialogue"] = [s.__dict__ for s in speech.join_recordings(folder / "dialogue.wav")]
-    speech.mux_video(folder / "dialogue.wav", folder / "dialogue.mp4")
     # Speech, three minutes of music, speech: the batched pipeline glues both
     # stretches of speech into one segment.
     rate = speech.SAMPLE_RATE

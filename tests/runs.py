@@ -28,6 +28,7 @@ PROJECT_FILES = [
     "Makefile",
     "requirements.txt",
     "requirements-torch.txt",
+    "example",
 ]
 
 
@@ -64,9 +65,10 @@ def snakemake(project: Path, *args: str, env: dict | None = None) -> subprocess.
     )
 
 
-def make_run(project: Path) -> subprocess.CompletedProcess:
-    """``make run`` in the project."""
-    return subprocess.run(["make", "run"], cwd=project, capture_output=True, text=True, timeout=900)
+def make_run(project: Path, *args: str) -> subprocess.CompletedProcess:
+    """``make run`` in the project (``args`` go to Snakemake through ``ARGS``)."""
+    command = ["make", "run", *([f"ARGS={' '.join(args)}"] if args else [])]
+    return subprocess.run(command, cwd=project, capture_output=True, text=True, timeout=900)
 
 
 def start_snakemake(project: Path) -> subprocess.Popen:

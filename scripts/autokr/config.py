@@ -50,6 +50,27 @@ def validate_config(config: dict[str, Any]) -> dict[str, Any]:
     return config
 
 
+def read_config(paths: list[str], base: str = "config/config.yaml") -> dict[str, Any]:
+    """The config as Snakemake builds it from ``--configfile`` files, checked and filled.
+
+    Later files override earlier ones key by key, nested keys too.
+    """
+    import yaml
+
+    merged: dict[str, Any] = {}
+    for path in [base, *paths]:
+        _merge(merged, yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {})
+    return validate_config(merged)
+
+
+def _merge(into: dict[str, Any], new: dict[str, Any]) -> None:
+    for key, value in new.items():
+        if isinstance(value, dict) and isinstance(into.get(key), dict):
+            _merge(into[key], value)
+        else:
+            into[key] = value
+
+
 def target_codes(config: dict[str, Any]) -> list[str]:
     """The target languages as a list, whether the config gave one code or several."""
     value = config["target_language"]

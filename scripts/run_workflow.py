@@ -1,0 +1,86 @@
+"""What `make run` does: clear a stale lock, then run Snakemake, on the bundled example
+when this is a fresh clone.
+
+    python scripts/run_workflow.py [snakemake arguments ...]
+
+A fresh clone is one whose config still names the default `videos` folder and
+where no such folder exists, not even as a link: then the workflow subtitles
+example/autokr-example.mp4 and says where the subtitles are and how to point
+autokr at your own videos. Once `videos/` exists (or the config names another
+folder) the example is never processed. A `videos` link to a drive that is not
+mounted is no fresh clone: Snakemake then stops with one line, as plain
+`snakemake` does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from autokr.config import read_config
+from autokr.errors import ConfigError
+from clear_stale_lock import clear_stale_lock
+
+EXAMPLE = "example"
+DEFAULT_VIDEOS = "videos"
+
+
+def wants_example(args: list[str]) -> bool:
+    """True on a fresh clone: the default videos folder, and nothing at that path."""
+    parser = argparse.ArgumentParser(add_help=False)
+    parser.add_argument("--configfile", "--configfiles", nargs="+", action="extend", default=[])
+    parser.add_argument("--config", "-C", nargs="+", action="extend", default=[])
+    known, _ = parser.parse_known_args(args)
+    if any(item.startswith("videos=") for item in known.config):
+        return False
+    try:
+        videos = read_config(known.configfile)["videos"]
+    except (ConfigError, OSError):
+        return False  # Snakemake will say what is wrong with the config
+    return videos == DEFAULT_VIDEOS and not os.path.lexists(videos)
+
+
+def with_config(args: list[str], item: str) -> list[str]:
+    """``args`` with one more ``--config`` item (Snakemake keeps only the last ``--config``)."""
+    for flag in ("--config", "-C"):
+        if flag in args:
+            at = args.index(flag) + 1
+            return [*args[:at], item, *args[at:]]
+    return [*args, "--config", item]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run Snakemake as `make run` does; return its exit status."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if clear_stale_lock(Path.cwd()):
+        print(
+            "autokr: removed a stale lock left by a run that was killed; going on", file=sys.stderr
+        )
+    example = wants_example(args)
+    if example:
+        print(
+            "autokr: no videos/ folder yet: subtitling the bundled example "
+            f"({EXAMPLE}/autokr-example.mp4) to show how it goes",
+            file=sys.stderr,
+        )
+        args = with_config(args, f"videos={EXAMPLE}")
+    snakemake = Path(sys.executable).parent / "snakemake"
+    status = subprocess.call([str(snakemake), *args])
+    if example and status == 0:
+        print(
+            "\nautokr: the example's subtitles are in results/subtitles/ "
+            "(autokr-example.ja.srt, autokr-example.ko.srt).\n"
+            "To subtitle your own videos, put them in videos/ (or set `videos:` in "
+            "config/config.yaml to their folder) and run `make run` again.",
+            file=sys.stderr,
+        )
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())
