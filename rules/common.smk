@@ -66,6 +66,12 @@ def subtitle_targets(wildcards):
     return [path.format(video=video) for video in scan().videos for path in files + qa]
 
 
+def subtitle_files(video):
+    """The subtitle files of one video."""
+    paths = [*SUBTITLES.files.values(), *SUBTITLES.bilingual.values()]
+    return [Path(path.format(video=video)) for path in paths]
+
+
 def video_path(wildcards):
     """The input file of a video id."""
     try:
@@ -107,5 +113,12 @@ def subtitle_prefix(wildcards):
 def report_batch():
     """Write and print results/summary.md: what finished, what was skipped, what failed."""
     found = scan()
-    text = write_summary(Path("results"), found.videos, TARGETS, found.skipped, RUN_STARTED)
+    text = write_summary(
+        Path("results"),
+        found.videos,
+        TARGETS,
+        found.skipped,
+        RUN_STARTED,
+        subtitles=subtitle_files,
+    )
     print(text, file=sys.stderr)

@@ -293,6 +293,29 @@ def test_edited_transcript_redoes_only_translate_and_make_srt(project, first_run
     assert "山に登りました。" in subtitle(project, "added", "ja").read_text(encoding="utf-8")
 
 
+def test_a_replaced_video_that_fails_is_reported_failed_not_unchanged(project, first_run, media):
+    # 'added' is finished; a new file replaces it, and its transcription fails
+    # (every try runs out of memory). Snakemake removes only the transcript.
+    shutil.copy(media["three.mp4"], project / "videos" / "added.mkv")
+    failing = snakemake(project, env={"AUTOKR_FAULT_OOM_ABOVE_BATCH": "1"})
+    assert [w for r, w in good_jobs(failing) if r == "transcribe"] == ["video=added"] * 3
+    summary = (project / "results" / "summary.md").read_text(encoding="utf-8")
+    assert "| added | unchanged |" not in summary
+    assert (
+        "| videos/added.mkv | transcribe | results/videos/added/audio.wav: out of memory on cpu "
+        "with batch_size 2 and int8 (attempt 3); a retry takes lighter settings "
+        "| results/logs/transcribe/added.log | subtitles of the earlier input removed |"
+    ) in summary
+    # Nothing of the earlier input is left looking current.
+    assert not subtitle(project, "added", "ko").exists()
+    assert not subtitle(project, "added", "ja").exists()
+    assert not (project / "results" / "videos" / "added" / "qa.json").exists()
+    # Once it can be transcribed, the next run makes them again.
+    good = good_jobs(snakemake(project))
+    assert rules_of(good) == {"transcribe": 1, "translate": 1, "make_srt": 1}
+    assert "| added | done |" in (project / "results" / "summary.md").read_text("utf-8")
+
+
 @pytest.mark.parametrize(
     ("video", "step", "sig"),
     [

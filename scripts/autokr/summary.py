@@ -8,8 +8,10 @@ finished, what was already finished, what was skipped and what failed.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,12 +22,16 @@ from autokr.records import QA, read_qa, write_text_atomic
 
 @dataclass(frozen=True)
 class Failure:
-    """Why a video has no finished subtitles: the step, the cause, and its log."""
+    """Why a video has no current subtitles: the step, the cause, and its log.
+
+    ``earlier`` says what became of subtitles an earlier run had made for it.
+    """
 
     video: str
     step: str
     cause: str
     log: str
+    earlier: str = ""
 
 
 def steps_of(video: str, targets: list[str]) -> list[tuple[str, str]]:
@@ -44,13 +50,63 @@ def find_failure(results: Path, video: str, targets: list[str]) -> Failure:
         path = results / log
         if not path.exists():
             return Failure(video, step, "not run: stopped, or waiting on a step that failed", "")
-        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
-        errors = [ln for ln in lines if ln.startswith("autokr: ")]
-        if errors:
-            return Failure(video, step, errors[-1].removeprefix("autokr: "), str(path))
-        if not any(ln.endswith(" done") for ln in lines):
-            return Failure(video, step, "stopped before it finished (see the log)", str(path))
+        failure = _failed_step(path, video, step)
+        if failure:
+            return failure
     return Failure(video, "make_srt", "outputs missing", "")
+
+
+def failed_this_run(
+    results: Path, video: str, targets: list[str], run_started: float
+) -> Failure | None:
+    """The step of ``video`` that this run started and that failed or never finished, if any.
+
+    Snakemake deletes a failing job's own output, but not what later steps made
+    from it before: a video can fail while its old QA report and subtitles stay.
+    """
+    for step, log in steps_of(video, targets):
+        path = results / log
+        if path.exists() and path.stat().st_mtime >= run_started:
+            failure = _failed_step(path, video, step)
+            if failure:
+                return failure
+    return None
+
+
+def _failed_step(log: Path, video: str, step: str) -> Failure | None:
+    lines = log.read_text(encoding="utf-8", errors="replace").splitlines()
+    errors = [ln for ln in lines if ln.startswith("autokr: ")]
+    if errors:
+        return Failure(video, step, errors[-1].removeprefix("autokr: "), str(log))
+    if not any(ln.endswith(" done") for ln in lines):
+        return Failure(video, step, "stopped before it finished (see the log)", str(log))
+    return None
+
+
+def remove_outdated(
+    results: Path, video: str, source: Path, targets: list[str], subtitles: list[Path]
+) -> str:
+    """Remove a failed video's QA report, translations and subtitles when they belong to an
+    earlier input; say what became of them.
+
+    Subtitles of a file since replaced would look current beside the new one
+    (and a player would show them with it), so they go; the next run that
+    succeeds makes them again. When the input is unchanged they still fit it
+    and are kept.
+    """
+    folder = results / "videos" / video
+    qa = folder / "qa.json"
+    if not qa.exists():
+        return ""
+    try:
+        replaced = source.stat().st_mtime > qa.stat().st_mtime
+    except OSError:  # the input is gone
+        replaced = True
+    if not replaced:
+        return "subtitles from an earlier run kept (same input)"
+    for path in [qa, *(folder / f"translation.{t}.json" for t in targets), *subtitles]:
+        path.unlink(missing_ok=True)
+    return "subtitles of the earlier input removed"
 
 
 def _finished(results: Path, video: str, targets: list[str]) -> tuple[QA, float] | None:
@@ -85,13 +141,21 @@ def summarise(
     targets: list[str],
     skipped: list[Skipped],
     run_started: float,
+    earlier: dict[str, str] | None = None,
 ) -> str:
-    """The summary as Markdown; ``run_started`` tells this run's work from earlier runs'."""
+    """The summary as Markdown; ``run_started`` tells this run's work from earlier runs'.
+
+    ``earlier`` says, for videos that failed in this run, what became of the
+    subtitles an earlier run made.
+    """
     done: list[tuple[QA, str]] = []
     failed: list[Failure] = []
     for video in videos:
-        finished = _finished(results, video, targets)
-        if finished:
+        failure = failed_this_run(results, video, targets, run_started)
+        finished = None if failure else _finished(results, video, targets)
+        if failure:
+            failed.append(dataclasses.replace(failure, earlier=(earlier or {}).get(video, "")))
+        elif finished:
             qa, written = finished
             done.append((qa, "done" if written >= run_started else "unchanged"))
         else:
@@ -109,8 +173,16 @@ def summarise(
         "",
     ]
     if failed:
-        lines += ["## Failed", "", "| file | step | cause | log |", "| --- | --- | --- | --- |"]
-        lines += [f"| {videos[f.video]} | {f.step} | {f.cause} | {f.log} |" for f in failed]
+        lines += [
+            "## Failed",
+            "",
+            "| file | step | cause | log | earlier subtitles |",
+            "| --- | --- | --- | --- | --- |",
+        ]
+        lines += [
+            f"| {videos[f.video]} | {f.step} | {f.cause} | {f.log} | {f.earlier or 'none'} |"
+            for f in failed
+        ]
         lines.append("")
     if skipped:
         lines += ["## Skipped", "", "| file | why |", "| --- | --- |"]
@@ -172,8 +244,18 @@ def write_summary(
     targets: list[str],
     skipped: list[Skipped],
     run_started: float,
+    subtitles: Callable[[str], list[Path]] = lambda video: [],
 ) -> str:
-    """Write ``results/summary.md`` and return its text."""
-    text = summarise(results, videos, targets, skipped, run_started)
+    """Write ``results/summary.md`` and return its text.
+
+    First, a video that failed in this run loses the outputs that belonged to
+    an earlier input (see ``remove_outdated``); ``subtitles`` gives a video's
+    subtitle files.
+    """
+    earlier = {}
+    for video, source in videos.items():
+        if failed_this_run(results, video, targets, run_started):
+            earlier[video] = remove_outdated(results, video, source, targets, subtitles(video))
+    text = summarise(results, videos, targets, skipped, run_started, earlier)
     write_text_atomic(results / "summary.md", text)
     return text
