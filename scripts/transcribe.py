@@ -22,7 +22,7 @@ from autokr.devices import (
 )
 from autokr.errors import OutOfMemory
 from autokr.records import write_record
-from autokr.steps import run_step, snakemake_log
+from autokr.steps import hold, run_step, snakemake_log
 
 log = logging.getLogger("autokr.transcribe")
 
@@ -61,6 +61,7 @@ def transcribe_audio(
     try:
         with GpuMemorySampler(placement.device) as gpu:
             model = asr.load_model(options.model, placement, cpu_threads(threads))
+            hold("transcribe.model")
             transcript = asr.transcribe(model, audio, options, placement)
     except Exception as exc:
         if not is_out_of_memory(exc):

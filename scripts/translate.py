@@ -24,7 +24,7 @@ from autokr.devices import (
 from autokr.errors import ConfigError, OutOfMemory
 from autokr.records import Cue, Run, Transcript, Translation, read_transcript, write_record
 from autokr.sentences import SentenceOptions, join_sentences, share_text
-from autokr.steps import run_step, snakemake_log
+from autokr.steps import hold, run_step, snakemake_log
 
 log = logging.getLogger("autokr.translate")
 
@@ -94,6 +94,7 @@ def translate_transcript(
         try:
             with GpuMemorySampler(placement.device) as gpu:
                 translator = mt.load_translator(options, placement, cpu_threads(threads))
+                hold("translate.model")
                 translated, retries = mt.translate_checked(
                     translator, texts, src, tgt, options.beam_size
                 )

@@ -71,15 +71,42 @@ def make_run(project: Path, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(command, cwd=project, capture_output=True, text=True, timeout=900)
 
 
-def start_snakemake(project: Path) -> subprocess.Popen:
-    """Snakemake in the background, in its own process group (so it can be killed whole)."""
-    return subprocess.Popen(
-        [str(project / ".venv" / "bin" / "snakemake")],
-        cwd=project,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+def start_snakemake(
+    project: Path, env: dict | None = None, output: Path | None = None
+) -> subprocess.Popen:
+    """Snakemake in the background, in its own process group (so it can be killed whole).
+
+    Its output goes to ``output`` when given, so a test can wait for a line.
+    """
+    sink = open(output, "w", encoding="utf-8") if output else subprocess.DEVNULL  # noqa: SIM115
+    try:
+        return subprocess.Popen(
+            [str(project / ".venv" / "bin" / "snakemake")],
+            cwd=project,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            env={**os.environ, **(env or {})},
+        )
+    finally:
+        if output:
+            sink.close()
+
+
+def hold_at(point: str, folder: Path) -> dict[str, str]:
+    """The environment that holds a run's step at ``point`` until ``release(folder)``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    return {"AUTOKR_HOLD": f"{point}:{folder}"}
+
+
+def held(point: str, folder: Path) -> Callable[[], bool]:
+    """A check that a step is waiting at ``point``."""
+    return (folder / f"{point}.held").exists
+
+
+def release(folder: Path) -> None:
+    """Let every step held through ``folder`` go on."""
+    (folder / "release").touch()
 
 
 def wait_for(what: str, ready: Callable[[], bool], proc: subprocess.Popen, seconds=300) -> None:

@@ -24,10 +24,13 @@ from runs import (
     copy_project,
     cues,
     files_outside_results,
+    held,
+    hold_at,
     interrupt,
     korean_text,
     logged,
     make_run,
+    release,
     rules_of,
     snakemake,
     start_snakemake,
@@ -325,32 +328,31 @@ def test_a_replaced_video_that_fails_is_reported_failed_not_unchanged(project, f
     ],
 )
 def test_interrupted_run_is_finished_by_make_run(
-    project, first_run, media, spoken, video, step, sig
+    project, first_run, media, spoken, tmp_path, video, step, sig
 ):
     shutil.copy(media["three.mp4"], project / "videos" / f"{video}.mp4")
-    log = (
-        project
-        / "results"
-        / "logs"
-        / step
-        / (f"{video}.ko.log" if step == "translate" else f"{video}.log")
-    )
-    output = (
-        project
-        / "results"
-        / "videos"
-        / video
-        / ("translation.ko.json" if step == "translate" else "transcript.json")
-    )
-    proc = start_snakemake(project)
-    # Transcription runs for seconds after its model line; translating a few
-    # sentences with the tiny model takes less than a poll, so that step is
-    # stopped while it starts up (importing torch takes seconds).
-    wait_for(f"{step} to run", logged(log, " model " if step == "transcribe" else " start"), proc)
-    interrupt(proc, sig)
-    if sig == signal.SIGTERM:  # the running job may finish; the video must not
-        output = project / "results" / "videos" / video / "qa.json"
-    assert not output.exists(), f"the {sig.name} came too late to interrupt {step}"
+    folder = project / "results" / "videos" / video
+    output = folder / ("translation.ko.json" if step == "translate" else "transcript.json")
+    # The step waits, its model loaded, until the test has stopped the run:
+    # no race against the machine's speed.
+    gate, out = tmp_path / "hold", tmp_path / "snakemake.out"
+    proc = start_snakemake(project, env=hold_at(f"{step}.model", gate), output=out)
+    try:
+        wait_for(f"{step} to be held", held(f"{step}.model", gate), proc)
+        if sig == signal.SIGTERM:  # Snakemake lets the running job finish, starts no more
+            proc.send_signal(sig)
+            wait_for("Snakemake to stop starting jobs", logged(out, "Will exit after"), proc)
+            release(gate)
+            proc.wait(timeout=300)
+            output = folder / "qa.json"
+        else:
+            interrupt(proc, sig)
+    finally:
+        release(gate)
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert not output.exists()
 
     result = make_run(project)
     assert result.returncode != 0  # the broken inputs still fail
@@ -431,23 +433,22 @@ def test_only_settings_that_change_the_output_rerun_a_step(project, first_run):
     assert rules_of(good_jobs(rerun)) == {"translate": videos, "make_srt": videos}
 
 
-def test_a_second_run_at_once_refuses_and_harms_nothing(project, first_run, media, spoken):
-    # Two new videos keep the first run busy for seconds after the second starts.
+def test_a_second_run_at_once_refuses_and_harms_nothing(
+    project, first_run, media, spoken, tmp_path
+):
     shutil.copy(media["three.mp4"], project / "videos" / "busy.mp4")
-    shutil.copy(media["three.mp4"], project / "videos" / "busy2.mp4")
-    proc = start_snakemake(project)
+    gate = tmp_path / "hold"
+    proc = start_snakemake(project, env=hold_at("transcribe.model", gate))
     try:
-        logs = [project / "results" / "logs" / "transcribe" / f"{v}.log" for v in ("busy", "busy2")]
-        started = [logged(log, " model ") for log in logs]
-        wait_for("the first run to transcribe", lambda: any(s() for s in started), proc)
+        wait_for("the first run to transcribe", held("transcribe.model", gate), proc)
         second = make_run(project)
         assert second.returncode != 0
         assert "removed a stale lock" not in second.stderr
         assert "cannot be locked" in second.stderr + second.stdout
     finally:
+        release(gate)
         proc.wait(timeout=600)
-    for video in ("busy", "busy2"):
-        assert korean_text(project, video) == " ".join(KOREAN[s.text] for s in spoken["three"])
+    assert korean_text(project, "busy") == " ".join(KOREAN[s.text] for s in spoken["three"])
 
 
 def test_model_change_reruns_translate_and_make_srt_only(project, first_run, nllb_model):
