@@ -22,7 +22,8 @@ from autokr.devices import (
 )
 from autokr.errors import OutOfMemory
 from autokr.records import write_record
-from autokr.steps import hold, run_step, snakemake_log
+from autokr.steps import run_step, snakemake_log
+from autokr.switches import hold
 
 log = logging.getLogger("autokr.transcribe")
 

@@ -16,6 +16,7 @@ from autokr.config import step_settings
 from autokr.devices import (
     Attempt,
     GpuMemorySampler,
+    backend_library,
     cpu_threads,
     is_out_of_memory,
     resolve_placement,
@@ -24,7 +25,8 @@ from autokr.devices import (
 from autokr.errors import ConfigError, OutOfMemory
 from autokr.records import Cue, Run, Transcript, Translation, read_transcript, write_record
 from autokr.sentences import SentenceOptions, join_sentences, share_text
-from autokr.steps import hold, run_step, snakemake_log
+from autokr.steps import run_step, snakemake_log
+from autokr.switches import hold
 
 log = logging.getLogger("autokr.translate")
 
@@ -66,7 +68,7 @@ def translate_transcript(
     except ConfigError as exc:  # a detected language NLLB cannot translate
         raise ConfigError(f"{transcript_path}: {exc}") from None
     tgt = languages.target_language(target).nllb
-    placement = resolve_placement(device)
+    placement = resolve_placement(device, library=backend_library(options.backend))
     placement = dataclasses.replace(
         placement, compute_type=mt.compute_type(options.backend, placement, options.compute_type)
     )

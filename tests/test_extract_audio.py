@@ -1,4 +1,4 @@
-import os
+import random
 import shutil
 import subprocess
 import threading
@@ -46,7 +46,7 @@ def test_probe_reads_audio_only_files(media):
     ("content", "cause"),
     [
         (b"", "file is empty (0 bytes)"),
-        (os.urandom(4096), "not a readable video or audio file"),
+        (random.Random(0).randbytes(4096), "not a readable video or audio file"),
     ],
 )
 def test_broken_input_names_the_file_and_the_cause(tmp_path, content, cause):

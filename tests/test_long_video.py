@@ -10,6 +10,8 @@ from conftest import HOUR_SENTENCES
 from runs import (
     configure,
     copy_project,
+    held,
+    hold_at,
     interrupt,
     korean_text,
     make_run,
@@ -31,9 +33,12 @@ def hour_project(tmp_path_factory, whisper_model, nllb_model, hour_video):
     (root / "videos").mkdir()
     shutil.copy(hour_video, root / "videos" / "hour.mp4")
 
-    proc = start_snakemake(root)
+    # ffmpeg has written the audio under its temporary name; the step is held
+    # before the rename, and the power goes out.
+    gate = root / "hold"
+    proc = start_snakemake(root, env=hold_at("extract_audio.written", gate))
     tmp = root / "results" / "videos" / "hour" / "audio.wav.tmp"
-    wait_for("ffmpeg to write the audio", tmp.exists, proc)
+    wait_for("ffmpeg to write the audio", held("extract_audio.written", gate), proc)
     interrupt(proc, signal.SIGKILL)
     assert not (root / "results" / "videos" / "hour" / "media.json").exists()
     assert tmp.exists()  # left half-written by the kill; the next run must not trust it

@@ -261,3 +261,11 @@ def test_a_glued_segment_is_decoded_again_only_over_its_speech(model, media, spo
         assert kana_cer(sentence.text, heard) <= 0.2, (sentence, heard)
     for s in transcript.segments:
         assert any(x.start - 1 <= s.start and s.end <= x.end + 1 for x in said), s
+
+
+def test_a_model_folder_under_home_is_found_with_a_tilde(whisper_model, tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models" / "whisper-base").symlink_to(whisper_model)
+    model = asr.load_model("~/models/whisper-base", CPU, cpu_threads=1)
+    assert type(model).__name__ == "WhisperModel"

@@ -6,9 +6,10 @@ import pytest
 
 import assets
 from autokr import models, mt
-from autokr.devices import FAULT_OOM_ENV, Attempt, Placement, is_out_of_memory
-from autokr.errors import ModelError
+from autokr.devices import Attempt, Placement, is_out_of_memory
+from autokr.errors import ConfigError, ModelError
 from autokr.records import Run, Segment, Transcript, read_translation, write_record
+from autokr.switches import FAULT_OOM_ENV
 from conftest import ROOT
 from speech import KOREAN, PAIRS
 from tiny_nllb import variants
@@ -333,3 +334,31 @@ def test_out_of_memory_by_hand_is_one_line_naming_the_batch(nllb_model, tmp_path
     assert result.returncode == 1
     assert "out of memory on cpu with batch_size 4 (attempt 1)" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_the_transformers_backend_asks_torch_whether_there_is_a_gpu(monkeypatch):
+    # A CPU-only torch beside a CUDA-enabled CTranslate2 (a set-up the README
+    # offers): the transformers backend must run on the CPU, not fail on CUDA.
+    import ctranslate2
+    import torch
+
+    from autokr.devices import resolve_placement
+
+    monkeypatch.setattr(ctranslate2, "get_cuda_device_count", lambda: 1)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert resolve_placement("auto", library="torch").device == "cpu"
+    assert resolve_placement("auto", library="ctranslate2").device == "cuda"
+    with pytest.raises(ConfigError, match="torch sees no CUDA device"):
+        resolve_placement("cuda", library="torch")
+
+
+def test_the_transformers_backend_refuses_a_compute_type_torch_does_not_run():
+    assert mt.compute_type("transformers", CPU, "bfloat16") == "bfloat16"
+    assert mt.compute_type("ctranslate2", CPU, "int8") == "int8"
+    with pytest.raises(ConfigError, match="'int8' is not run by the transformers backend"):
+        mt.compute_type("transformers", CPU, "int8")
+    # And the config says so before any job starts.
+    from autokr.config import validate_config
+
+    with pytest.raises(ConfigError, match=r"translate\.compute_type: 'int8_float16'"):
+        validate_config({"translate": {"backend": "transformers", "compute_type": "int8_float16"}})

@@ -9,6 +9,7 @@ ways; an out-of-memory retry; two runs at once; a model change.
 import itertools
 import json
 import os
+import random
 import shutil
 import signal
 import unicodedata
@@ -79,7 +80,8 @@ def project(tmp_path_factory, whisper_model, nllb_model, media):
     shutil.copy(media["one.mkv"], videos / "new\nline.mkv")
     (videos / "a-link.mkv").symlink_to("zz-real.mkv")
     (videos / "season 1" / "loop").symlink_to("..")
-    (videos / "broken.mp4").write_bytes(os.urandom(2048))
+    # Bytes no demuxer takes for a format (fixed: random ones now and then look like one).
+    (videos / "broken.mp4").write_bytes(random.Random(0).randbytes(2048))
     data = media["one.mkv"].read_bytes()
     (videos / "truncated.mkv").write_bytes(data[: len(data) * 2 // 3])
     return root

@@ -10,10 +10,11 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from autokr import models
-from autokr.devices import Placement, fault_switch
+from autokr.devices import Placement
 from autokr.errors import ModelError
 from autokr.hallucinations import GuardOptions, screen_segments
 from autokr.records import Run, Segment, Span, Transcript, Word
+from autokr.switches import fault_switch
 
 log = logging.getLogger("autokr.transcribe")
 
@@ -61,7 +62,7 @@ def load_model(model: str, placement: Placement, cpu_threads: int):
 
     try:
         return WhisperModel(
-            str(model),
+            str(models.local_folder(model) or model),
             device=placement.device,
             compute_type=placement.compute_type,
             cpu_threads=cpu_threads,

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from autokr import languages
+from autokr.devices import backend_library, check_compute_type
 from autokr.errors import ConfigError
 
 SCHEMA = Path(__file__).resolve().parents[2] / "config" / "schema.yaml"
@@ -33,6 +34,8 @@ def validate_config(config: dict[str, Any]) -> dict[str, Any]:
     error = jsonschema.exceptions.best_match(validator.iter_errors(config))
     if error is not None:
         raise ConfigError(_describe(error))
+    translate = config["translate"]
+    check_compute_type(backend_library(translate["backend"]), translate["compute_type"])
     targets = target_codes(config)
     if len(set(targets)) != len(targets):
         raise ConfigError("target_language: a language is listed twice")

@@ -24,8 +24,16 @@ class Placement:
     compute_type: str
 
 
-def cuda_available() -> bool:
-    """True when CTranslate2 sees a CUDA device (the same check serves torch steps)."""
+def cuda_available(library: str = "ctranslate2") -> bool:
+    """True when ``library`` (``ctranslate2`` or ``torch``) sees a CUDA device.
+
+    Each library is asked for itself: a CPU-only torch beside a CUDA-enabled
+    CTranslate2 is a set-up autokr supports.
+    """
+    if library == "torch":
+        import torch
+
+        return torch.cuda.is_available()
     import ctranslate2
 
     try:
@@ -34,48 +42,43 @@ def cuda_available() -> bool:
         return False
 
 
-def resolve_device(device: str) -> str:
-    """Turn a configured device into ``cuda`` or ``cpu``."""
+def resolve_device(device: str, library: str = "ctranslate2") -> str:
+    """Turn a configured device into ``cuda`` or ``cpu``, as ``library`` sees the machine."""
     if device not in DEVICES:
         raise ConfigError(f"device {device!r} is not one of {', '.join(DEVICES)}")
     if device == "auto":
-        return "cuda" if cuda_available() else "cpu"
-    if device == "cuda" and not cuda_available():
-        raise ConfigError("device 'cuda' was asked for, but no CUDA device is visible")
+        return "cuda" if cuda_available(library) else "cpu"
+    if device == "cuda" and not cuda_available(library):
+        raise ConfigError(f"device 'cuda' was asked for, but {library} sees no CUDA device")
     return device
 
 
-def resolve_placement(device: str, compute_type: str = "auto") -> Placement:
+#: The compute types torch runs a model with; CTranslate2 takes many more (int8 ...).
+TORCH_COMPUTE_TYPES = ("float32", "float16", "bfloat16")
+
+
+def backend_library(backend: str) -> str:
+    """The library a translate backend runs on: ``torch`` (transformers) or ``ctranslate2``."""
+    return "torch" if backend == "transformers" else "ctranslate2"
+
+
+def check_compute_type(library: str, compute_type: str) -> None:
+    """Refuse a compute type torch does not run, rather than run float32 under its name."""
+    if library == "torch" and compute_type not in ("auto", *TORCH_COMPUTE_TYPES):
+        raise ConfigError(
+            f"translate.compute_type: {compute_type!r} is not run by the transformers backend "
+            f"(it runs {', '.join(TORCH_COMPUTE_TYPES)}); use backend ctranslate2 for it"
+        )
+
+
+def resolve_placement(
+    device: str, compute_type: str = "auto", library: str = "ctranslate2"
+) -> Placement:
     """Resolve device and compute type: ``auto`` is float16 on CUDA, int8 on the CPU."""
-    resolved = resolve_device(device)
+    resolved = resolve_device(device, library)
     if compute_type == "auto":
         compute_type = "float16" if resolved == "cuda" else "int8"
     return Placement(resolved, compute_type)
-
-
-#: The fault switch: with this set to N, a model call on a batch of more than N
-#: items raises the out-of-memory error its library raises on a GPU, so the
-#: retry path can be tested on any machine. Unset, it does nothing.
-FAULT_OOM_ENV = "AUTOKR_FAULT_OOM_ABOVE_BATCH"
-
-
-def fault_switch(batch_size: int, library: str = "ctranslate2") -> None:
-    """Raise ``library``'s out-of-memory error when the fault switch says this batch is too big.
-
-    CTranslate2 (and so faster-whisper) reports CUDA out-of-memory as a
-    RuntimeError saying so; torch raises its own OutOfMemoryError.
-    """
-    limit = os.environ.get(FAULT_OOM_ENV)
-    if not limit or batch_size <= int(limit):
-        return
-    message = (
-        f"CUDA failed with error out of memory (batch of {batch_size} over {FAULT_OOM_ENV}={limit})"
-    )
-    if library == "torch":
-        import torch
-
-        raise torch.OutOfMemoryError(message)
-    raise RuntimeError(message)
 
 
 def is_out_of_memory(exc: BaseException) -> bool:

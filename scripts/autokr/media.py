@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from autokr.errors import MediaError
+from autokr.switches import hold
 
 SAMPLE_RATE = 16000
 
@@ -144,6 +145,7 @@ def extract_audio(
     if problem:
         tmp.unlink(missing_ok=True)
         raise MediaError(f"{video}: {problem}")
+    hold("extract_audio.written")
     os.replace(tmp, wav)
     return info, chosen
 

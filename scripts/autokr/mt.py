@@ -25,9 +25,10 @@ from pathlib import Path
 from typing import Protocol
 
 from autokr import models
-from autokr.devices import Placement, fault_switch
+from autokr.devices import Placement, backend_library, check_compute_type
 from autokr.errors import ModelError
 from autokr.records import Retry
+from autokr.switches import fault_switch
 
 log = logging.getLogger("autokr.translate")
 
@@ -197,9 +198,7 @@ class TransformersTranslator(NllbTranslator):
         # One folder for tokenizer and weights: the local one, or the cached download.
         folder = models.local_folder(options.model) or download_checkpoint(options.model)
         self.tokenizer = NllbTokenizer(folder, options.model)
-        dtype = {"float16": torch.float16, "bfloat16": torch.bfloat16}.get(
-            placement.compute_type, torch.float32
-        )
+        dtype = getattr(torch, placement.compute_type)  # checked by check_compute_type
         try:
             model = AutoModelForSeq2SeqLM.from_pretrained(
                 str(folder), dtype=dtype, local_files_only=True, trust_remote_code=False
@@ -399,7 +398,12 @@ def download_checkpoint(model: str) -> Path:
 
 
 def compute_type(backend: str, placement: Placement, configured: str = "auto") -> str:
-    """The compute type a backend runs with: ``auto`` picks the fast one for the device."""
+    """The compute type a backend runs with: ``auto`` picks the fast one for the device.
+
+    The transformers backend refuses a type torch does not run rather than
+    running float32 under another name.
+    """
+    check_compute_type(backend_library(backend), configured)
     if configured != "auto":
         return configured
     if placement.device == "cuda":

@@ -8,9 +8,7 @@ calls ``run_step`` with a plain function.
 from __future__ import annotations
 
 import logging
-import os
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -64,24 +62,3 @@ def run_step(step: str, video: str, log_file: str | None, work: Callable[[], Non
 def snakemake_log(snakemake) -> str | None:
     """The rule's log file, if it has one."""
     return str(snakemake.log[0]) if len(snakemake.log) else None
-
-
-#: The hold switch, for tests: ``AUTOKR_HOLD=POINT:FOLDER`` makes a step that
-#: reaches ``POINT`` (``transcribe.model``: its model is loaded) write
-#: ``FOLDER/POINT.held`` and wait there until ``FOLDER/release`` exists. A test
-#: can then stop or race a run at a moment it chose, however fast the machine.
-#: Unset, it does nothing.
-HOLD_ENV = "AUTOKR_HOLD"
-
-
-def hold(point: str) -> None:
-    """Wait at ``point`` while the hold switch says so (see HOLD_ENV)."""
-    setting = os.environ.get(HOLD_ENV, "")
-    name, _, folder = setting.partition(":")
-    if name != point or not folder:
-        return
-    folder_path = Path(folder)
-    log.info("held at %s until %s exists", point, folder_path / "release")
-    (folder_path / f"{point}.held").write_text(f"{os.getpid()}\n", encoding="utf-8")
-    while not (folder_path / "release").exists():
-        time.sleep(0.05)
