@@ -11,6 +11,7 @@ import socket
 import time
 
 from autokr import languages
+from autokr.config import add_config_options, config_from_options
 from autokr.devices import step_memory
 from autokr.errors import MediaError
 from autokr.media import extract_audio
@@ -63,19 +64,27 @@ def extract(
         write_record(record, media_json)
 
 
+#: The config keys this step reads; each is an option when it runs by hand.
+KEYS = ["source_language", "audio_track"]
+
+
 def main(argv: list[str] | None = None) -> None:
-    """The command line: parse the arguments, run the step."""
+    """The command line: the input, the WAV, and the step's config keys as options."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("video")
     parser.add_argument("wav")
     parser.add_argument("--media", help="also describe the input in this JSON file")
-    parser.add_argument("--track", default="auto", help="audio track number, or auto")
-    parser.add_argument("--language", default="auto", help="source language, to pick a track")
+    add_config_options(parser, KEYS)
     parser.add_argument("--log", help="also write the log to this file")
     args = parser.parse_args(argv)
-    run_step(
-        "extract_audio", args.video, args.log, lambda: extract(args.video, args.wav, args.media)
-    )
+
+    def work() -> None:
+        config = config_from_options(args, KEYS)
+        extract(
+            args.video, args.wav, args.media, config["audio_track"], config["source_language"]
+        )
+
+    run_step("extract_audio", args.video, args.log, work)
 
 
 # Snakemake runs a script as __main__ too, with `snakemake` already defined.

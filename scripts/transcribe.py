@@ -1,7 +1,7 @@
 """Step 2: transcribe a WAV with faster-whisper into ``transcript.json``.
 
-Under Snakemake: rule ``transcribe``. By hand:
-    python scripts/transcribe.py AUDIO.wav OUT.json --model large-v3 --language ja
+Under Snakemake: rule ``transcribe``. By hand, with any transcribe.* key as an option:
+    python scripts/transcribe.py AUDIO.wav OUT.json --model large-v3 --source-language ja
 """
 
 import argparse
@@ -11,16 +11,15 @@ import socket
 import time
 
 from autokr import asr, languages
-from autokr.config import RUN_ONLY, step_settings
+from autokr.config import RUN_ONLY, add_config_options, config_from_options, step_settings
 from autokr.devices import (
     Attempt,
     GpuMemorySampler,
     cpu_threads,
-    is_out_of_memory,
+    out_of_memory_as_one_line,
     resolve_placement,
     step_memory,
 )
-from autokr.errors import OutOfMemory
 from autokr.records import write_record
 from autokr.steps import run_step, snakemake_log
 from autokr.switches import hold
@@ -45,33 +44,23 @@ def transcribe_audio(
     started = time.time()
     attempt = attempt or Attempt()
     configured_batch = options.batch_size
-    options = dataclasses.replace(options, batch_size=attempt.batch_size(configured_batch))
+    options = attempt.halve(options, "batch_size")
     placement = resolve_placement(device, compute_type)
     placement = dataclasses.replace(
         placement, compute_type=attempt.compute_type(placement, configured_batch)
     )
     log.info(
         "try %d of %d: model %s on %s (%s), batch %d",
-        attempt.number,
-        attempt.last,
-        options.model,
-        placement.device,
-        placement.compute_type,
-        options.batch_size,
+        *(attempt.number, attempt.last, options.model),
+        *(placement.device, placement.compute_type, options.batch_size),
     )
-    try:
-        with GpuMemorySampler(placement.device) as gpu:
-            model = asr.load_model(options.model, placement, cpu_threads(threads))
-            hold("transcribe.model")
-            transcript = asr.transcribe(model, audio, options, placement)
-    except Exception as exc:
-        if not is_out_of_memory(exc):
-            raise
-        raise OutOfMemory(
-            f"{audio}: out of memory on {placement.device} with batch_size "
-            f"{options.batch_size} and {placement.compute_type} (attempt {attempt.number}); "
-            "a retry takes lighter settings"
-        ) from None
+    with (
+        out_of_memory_as_one_line(audio, placement, options.batch_size, attempt),
+        GpuMemorySampler(placement.device) as gpu,
+    ):
+        model = asr.load_model(options.model, placement, cpu_threads(threads))
+        hold("transcribe.model")
+        transcript = asr.transcribe(model, audio, options, placement)
     transcript = dataclasses.replace(
         transcript,
         settings={
@@ -92,12 +81,9 @@ def transcribe_audio(
     )
     write_record(transcript, out)
     log.info(
-        "%d segments, language %s (p=%.2f), %.1f s of audio in %.1f s",
-        len(transcript.segments),
-        transcript.language,
-        transcript.language_probability,
+        "%d segments, language %s (p=%.2f), %.1f s of audio",
+        *(len(transcript.segments), transcript.language, transcript.language_probability),
         transcript.duration,
-        transcript.run.finished - started,
     )
 
 
@@ -108,61 +94,58 @@ def options_from(language: str, settings: dict) -> asr.TranscribeOptions:
     return asr.TranscribeOptions(language=source.whisper if source else None, **settings)
 
 
+def transcribe_with_config(
+    audio: str, out: str, config: dict, threads: int | None = None, attempt: Attempt | None = None
+) -> None:
+    """Run the step with a whole (checked, filled) config, as the workflow does."""
+    settings = step_settings(config, "transcribe")
+    machine = {key: settings.pop(key) for key in RUN_ONLY["transcribe"]}
+    transcribe_audio(
+        audio,
+        out,
+        options_from(config["source_language"], settings),
+        machine["device"],
+        machine["compute_type"],
+        threads or machine["threads"],
+        attempt,
+    )
+
+
+#: The config keys this step reads; each is an option when it runs by hand.
+KEYS = ["source_language", "transcribe"]
+
+
 def main(argv: list[str] | None = None) -> None:
-    """The command line: parse the arguments, run the step."""
-    defaults = asr.TranscribeOptions()
+    """The command line: every transcribe.* key and source_language as an option."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("audio")
     parser.add_argument("out")
-    parser.add_argument("--model", default=defaults.model)
-    parser.add_argument("--language", default="ja", help="Whisper code, NLLB code, or auto")
-    parser.add_argument("--beam-size", type=int, default=defaults.beam_size)
-    parser.add_argument("--no-vad", action="store_true", help="decode silence too")
-    parser.add_argument("--condition-on-previous-text", action="store_true")
-    parser.add_argument("--initial-prompt", help="text that names people and places")
-    parser.add_argument("--hotwords", help="words to favour in decoding")
-    parser.add_argument("--device", default="auto", choices=("auto", "cuda", "cpu"))
-    parser.add_argument("--compute-type", default="auto")
-    parser.add_argument("--threads", type=int)
+    add_config_options(parser, KEYS)
     parser.add_argument("--log", help="also write the log to this file")
     args = parser.parse_args(argv)
-
-    def work() -> None:
-        settings = {
-            "model": args.model,
-            "beam_size": args.beam_size,
-            "vad": not args.no_vad,
-            "condition_on_previous_text": args.condition_on_previous_text,
-            "temperature": defaults.temperature,
-            "initial_prompt": args.initial_prompt,
-            "hotwords": args.hotwords,
-        }
-        options = options_from(args.language, settings)
-        transcribe_audio(
-            args.audio, args.out, options, args.device, args.compute_type, args.threads
-        )
-
-    run_step("transcribe", args.audio, args.log, work)
+    run_step(
+        "transcribe",
+        args.audio,
+        args.log,
+        lambda: transcribe_with_config(args.audio, args.out, config_from_options(args, KEYS)),
+    )
 
 
 # Snakemake runs a script as __main__ too, with `snakemake` already defined.
 if "snakemake" in globals():
     snakemake = globals()["snakemake"]
-
-    def work() -> None:
-        # Params hold only what decides reruns; the step runs with every setting.
-        settings = step_settings(snakemake.config, "transcribe")
-        machine = {key: settings.pop(key) for key in RUN_ONLY["transcribe"]}
-        transcribe_audio(
+    # Params hold only what decides reruns; the step runs with every setting.
+    run_step(
+        "transcribe",
+        snakemake.wildcards.video,
+        snakemake_log(snakemake),
+        lambda: transcribe_with_config(
             snakemake.input.audio,
             snakemake.output.transcript,
-            options_from(snakemake.params.language, settings),
-            machine["device"],
-            machine["compute_type"],
+            snakemake.config,
             snakemake.threads,
             Attempt(snakemake.resources.attempt),
-        )
-
-    run_step("transcribe", snakemake.wildcards.video, snakemake_log(snakemake), work)
+        ),
+    )
 elif __name__ == "__main__":
     main()

@@ -1,6 +1,6 @@
 """Step 3: translate a transcript with NLLB-200 into ``translation.{lang}.json``.
 
-Under Snakemake: rule ``translate``. By hand:
+Under Snakemake: rule ``translate``. By hand, with any translate.* key as an option:
     python scripts/translate.py transcript.json OUT.json --target ko \
         --model facebook/nllb-200-distilled-600M
 """
@@ -12,17 +12,17 @@ import socket
 import time
 
 from autokr import languages, mt
-from autokr.config import step_settings
+from autokr.config import add_config_options, config_from_options, step_settings
 from autokr.devices import (
     Attempt,
     GpuMemorySampler,
     backend_library,
     cpu_threads,
-    is_out_of_memory,
+    out_of_memory_as_one_line,
     resolve_placement,
     step_memory,
 )
-from autokr.errors import ConfigError, OutOfMemory
+from autokr.errors import ConfigError
 from autokr.records import Cue, Run, Transcript, Translation, read_transcript, write_record
 from autokr.sentences import SentenceOptions, join_sentences, share_text
 from autokr.steps import run_step, snakemake_log
@@ -51,151 +51,136 @@ def translate_transcript(
 ) -> None:
     """Translate a transcript sentence by sentence into ``target``; write the cues to ``out``.
 
-    ``attempt`` is Snakemake's retry count: each retry after running out of
-    memory halves the batch.
+    ``attempt`` is Snakemake's try: each retry after running out of memory halves the batch.
     """
     started = time.time()
     attempt = attempt or Attempt()
-    configured_batch = options.batch_size
-    options = dataclasses.replace(
-        options,
-        batch_size=attempt.batch_size(configured_batch),
-        batch_tokens=attempt.batch_size(options.batch_tokens),
-    )
+    configured = options
+    options = attempt.halve(options, "batch_size", "batch_tokens")
     transcript = read_transcript(transcript_path)
+    src, tgt = _nllb_codes(transcript_path, transcript, source, target)
+    placement = _placement(options, device, attempt, configured.batch_size)
+    sentence_options = sentence_options or SentenceOptions()
+    sentences = join_sentences(transcript.segments, sentence_options)
+    translated, retries, gpu = [], [], None
+    if sentences:  # loading NLLB takes seconds and gigabytes; a silent video needs neither
+        log.info(
+            "try %d of %d: model %s (%s) on %s %s, %s -> %s, batch %d",
+            *(attempt.number, attempt.last, options.model, options.backend, placement.device),
+            *(placement.compute_type, src, tgt, options.batch_size),
+        )
+        with (
+            out_of_memory_as_one_line(transcript_path, placement, options.batch_size, attempt),
+            GpuMemorySampler(placement.device) as gpu,
+        ):
+            translator = mt.load_translator(options, placement, cpu_threads(threads))
+            hold("translate.model")
+            translated, retries = mt.translate_checked(
+                translator, [s.text for s in sentences], src, tgt, options.beam_size
+            )
+    cues = tuple(sentence_cues(sentences, translated, retries, tgt))
+    run = Run(placement.device, placement.compute_type, started, time.time(), socket.gethostname())
+    run = dataclasses.replace(
+        run, attempt=attempt.number, batch_size=options.batch_size, **step_memory(gpu)
+    )
+    translation = Translation(
+        source_language=src,
+        target_language=tgt,
+        cues=cues,
+        settings={
+            **dataclasses.asdict(configured),
+            **dataclasses.asdict(sentence_options),
+            **{"device": device, "target": target},
+        },
+        run=run,
+        sentences=len(sentences),
+        retries=tuple(retries),
+    )
+    write_record(translation, out)
+    log.info("%d sentences, %d cues, %d retried", len(sentences), len(cues), len(retries))
+
+
+def _nllb_codes(path: str, transcript: Transcript, source: str, target: str) -> tuple[str, str]:
+    """The NLLB codes of the source (as configured or detected) and the target."""
     try:
         src = source_nllb_code(source, transcript)
     except ConfigError as exc:  # a detected language NLLB cannot translate
-        raise ConfigError(f"{transcript_path}: {exc}") from None
-    tgt = languages.target_language(target).nllb
+        raise ConfigError(f"{path}: {exc}") from None
+    return src, languages.target_language(target).nllb
+
+
+def _placement(options: mt.TranslateOptions, device: str, attempt: Attempt, batch: int):
+    """Where this try runs, and with which compute type."""
     placement = resolve_placement(device, library=backend_library(options.backend))
     placement = dataclasses.replace(
         placement, compute_type=mt.compute_type(options.backend, placement, options.compute_type)
     )
     if options.backend == "ctranslate2":  # torch has no lighter type than float16 to fall to
         placement = dataclasses.replace(
-            placement, compute_type=attempt.compute_type(placement, configured_batch)
+            placement, compute_type=attempt.compute_type(placement, batch)
         )
-    sentence_options = sentence_options or SentenceOptions()
-    sentences = join_sentences(transcript.segments, sentence_options)
-    texts = [s.text for s in sentences]
-    retries: list = []
-    if texts:
-        # Loading NLLB takes seconds and gigabytes; a silent video needs neither.
-        log.info(
-            "model %s (%s) on %s %s, %s -> %s, batch %d (attempt %d)",
-            options.model,
-            options.backend,
-            placement.device,
-            placement.compute_type,
-            src,
-            tgt,
-            options.batch_size,
-            attempt.number,
-        )
-        try:
-            with GpuMemorySampler(placement.device) as gpu:
-                translator = mt.load_translator(options, placement, cpu_threads(threads))
-                hold("translate.model")
-                translated, retries = mt.translate_checked(
-                    translator, texts, src, tgt, options.beam_size
-                )
-        except Exception as exc:
-            if not is_out_of_memory(exc):
-                raise
-            raise OutOfMemory(
-                f"{transcript_path}: out of memory on {placement.device} with batch_size "
-                f"{options.batch_size} (attempt {attempt.number}); a retry halves the batch"
-            ) from None
-    else:
-        translated, gpu = [], None
+    return placement
+
+
+def sentence_cues(sentences, translated: list[str], retries, target: str) -> list[Cue]:
+    """Each sentence's translation shared back over its pieces of speech, as cues."""
     retried = {r.sentence: r.method for r in retries}
     cues = []
     for i, (sentence, text) in enumerate(zip(sentences, translated, strict=True)):
-        parts = share_text(text, sentence.pieces, languages.uses_spaces(tgt))
+        parts = share_text(text, sentence.pieces, languages.uses_spaces(target))
         method = f"retried: {retried[i]}" if i in retried else "sentence"
         cues += [
             Cue(piece.start, piece.end, piece.text, part, i, method)
             for piece, part in zip(sentence.pieces, parts, strict=True)
         ]
-    translation = Translation(
-        source_language=src,
-        target_language=tgt,
-        cues=tuple(cues),
-        settings={
-            **dataclasses.asdict(options),
-            "batch_size": configured_batch,
-            **dataclasses.asdict(sentence_options),
-            "device": device,
-            "target": target,
-        },
-        run=Run(
-            placement.device,
-            placement.compute_type,
-            started,
-            time.time(),
-            socket.gethostname(),
-            attempt.number,
-            options.batch_size,
-            **step_memory(gpu),
-        ),
-        sentences=len(sentences),
-        retries=tuple(retries),
+    return cues
+
+
+def translate_with_config(
+    transcript: str,
+    out: str,
+    target: str,
+    config: dict,
+    threads: int | None = None,
+    attempt: Attempt | None = None,
+) -> None:
+    """Run the step with a whole (checked, filled) config, as the workflow does."""
+    settings = step_settings(config, "translate")
+    sentences = settings.pop("sentences")
+    device = settings.pop("device")
+    configured_threads = settings.pop("threads")
+    translate_transcript(
+        transcript,
+        out,
+        config["source_language"],
+        target,
+        mt.TranslateOptions(**settings),
+        SentenceOptions(**sentences),
+        device,
+        threads or configured_threads,
+        attempt,
     )
-    write_record(translation, out)
-    log.info(
-        "%d sentences, %d cues, %d retried, in %.1f s",
-        len(sentences),
-        len(cues),
-        len(retries),
-        translation.run.seconds,
-    )
+
+
+#: The config keys this step reads; each is an option when it runs by hand.
+KEYS = ["source_language", "translate"]
 
 
 def main(argv: list[str] | None = None) -> None:
-    """The command line: parse the arguments, run the step."""
-    defaults = mt.TranslateOptions()
+    """The command line: every translate.* key and source_language as an option."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("transcript")
     parser.add_argument("out")
-    parser.add_argument(
-        "--source", default="ja", help="spoken language, or auto to use the detected one"
-    )
-    parser.add_argument("--target", default="ko")
-    parser.add_argument("--model", default=defaults.model)
-    parser.add_argument("--backend", default=defaults.backend, choices=mt.BACKENDS)
-    parser.add_argument("--compute-type", default=defaults.compute_type)
-    parser.add_argument("--batch-size", type=int, default=defaults.batch_size)
-    parser.add_argument("--batch-tokens", type=int, default=defaults.batch_tokens)
-    parser.add_argument("--beam-size", type=int, default=defaults.beam_size)
-    parser.add_argument("--max-length", type=int, default=defaults.max_length)
-    parser.add_argument("--no-repeat-ngram-size", type=int, default=defaults.no_repeat_ngram_size)
-    parser.add_argument("--device", default="auto", choices=("auto", "cuda", "cpu"))
-    parser.add_argument("--threads", type=int)
+    parser.add_argument("--target", default="ko", help="one target language (default: ko)")
+    add_config_options(parser, KEYS)
     parser.add_argument("--log", help="also write the log to this file")
     args = parser.parse_args(argv)
-    options = mt.TranslateOptions(
-        model=args.model,
-        backend=args.backend,
-        compute_type=args.compute_type,
-        batch_size=args.batch_size,
-        batch_tokens=args.batch_tokens,
-        beam_size=args.beam_size,
-        max_length=args.max_length,
-        no_repeat_ngram_size=args.no_repeat_ngram_size,
-    )
     run_step(
         "translate",
         args.transcript,
         args.log,
-        lambda: translate_transcript(
-            args.transcript,
-            args.out,
-            args.source,
-            args.target,
-            options,
-            device=args.device,
-            threads=args.threads,
+        lambda: translate_with_config(
+            args.transcript, args.out, args.target, config_from_options(args, KEYS)
         ),
     )
 
@@ -204,22 +189,15 @@ def main(argv: list[str] | None = None) -> None:
 if "snakemake" in globals():
     snakemake = globals()["snakemake"]
     # Params hold only what decides reruns; the step runs with every setting.
-    settings = step_settings(snakemake.config, "translate")
-    sentences = settings.pop("sentences")
-    device = settings.pop("device")
-    settings.pop("threads")
     run_step(
         "translate",
         snakemake.wildcards.video,
         snakemake_log(snakemake),
-        lambda: translate_transcript(
+        lambda: translate_with_config(
             snakemake.input.transcript,
             snakemake.output.translation,
-            snakemake.params.source,
             snakemake.wildcards.lang,
-            mt.TranslateOptions(**settings),
-            SentenceOptions(**sentences),
-            device,
+            snakemake.config,
             snakemake.threads,
             Attempt(snakemake.resources.attempt),
         ),

@@ -1,3 +1,4 @@
+import json
 import random
 import shutil
 import subprocess
@@ -144,3 +145,14 @@ def test_by_hand_failure_is_one_line_and_exit_1(tmp_path, python):
     assert result.returncode == 1
     assert f"autokr: {bad}: file is empty (0 bytes)" in result.stderr.splitlines()
     assert "Traceback" not in result.stderr
+
+
+def test_by_hand_the_audio_track_option_is_used(media, tmp_path, python):
+    # tracks.mkv: English music first, Japanese speech second. auto would pick
+    # the Japanese one; the option asks for the first.
+    out, record = tmp_path / "a.wav", tmp_path / "media.json"
+    cmd = [python, ROOT / "scripts" / "extract_audio.py", media["tracks.mkv"], out]
+    subprocess.run([*cmd, "--media", record, "--audio-track", "0"], check=True)
+    assert json.loads(record.read_text(encoding="utf-8"))["audio_track"] == 0
+    subprocess.run([*cmd, "--media", record, "--source-language", "ja"], check=True)
+    assert json.loads(record.read_text(encoding="utf-8"))["audio_track"] == 1

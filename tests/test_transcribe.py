@@ -119,11 +119,15 @@ def test_silence_noise_and_music_give_no_segments(model, media, name):
 def test_by_hand_with_detected_language(whisper_model, media, tmp_path, python):
     out = tmp_path / "transcript.json"
     cmd = [python, ROOT / "scripts" / "transcribe.py", media["two.wav"], out]
-    cmd += ["--model", whisper_model, "--language", "auto", "--beam-size", "1", "--device", "cpu"]
+    cmd += ["--model", whisper_model, "--source-language", "auto", "--beam-size", "1"]
+    cmd += ["--device", "cpu", "--batch-size", "1", "--vad-options", "{threshold: 0.4}"]
     subprocess.run(cmd, check=True, capture_output=True)
     transcript = read_transcript(out)
     assert transcript.language == "ja" and transcript.language_probability > 0.5
     assert transcript.settings["language"] is None
+    # Every transcribe.* key is an option, as in the config.
+    assert transcript.mode == "sequential" and transcript.settings["batch_size"] == 1
+    assert transcript.settings["vad_options"]["threshold"] == 0.4
     assert (transcript.settings["device"], transcript.run.device) == ("cpu", "cpu")
     assert json.loads(out.read_text(encoding="utf-8"))["segments"][0]["text"]
 

@@ -100,7 +100,7 @@ def test_a_detected_language_nllb_lacks_is_one_line_naming_the_file(tmp_path, py
     write_record(record, tmp_path / "transcript.json")
     cmd = [python, ROOT / "scripts" / "translate.py", tmp_path / "transcript.json"]
     result = subprocess.run(
-        [*cmd, tmp_path / "t.json", "--source", "auto"], capture_output=True, text=True
+        [*cmd, tmp_path / "t.json", "--source-language", "auto"], capture_output=True, text=True
     )
     assert result.returncode == 1
     assert (
@@ -332,7 +332,7 @@ def test_out_of_memory_by_hand_is_one_line_naming_the_batch(nllb_model, tmp_path
     env = {"PATH": "/usr/bin:/bin", FAULT_OOM_ENV: "2"}
     result = subprocess.run(cmd, capture_output=True, text=True, env=env)
     assert result.returncode == 1
-    assert "out of memory on cpu with batch_size 4 (attempt 1)" in result.stderr
+    assert "out of memory on cpu with batch_size 4 and int8 (attempt 1)" in result.stderr
     assert "Traceback" not in result.stderr
 
 

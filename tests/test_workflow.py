@@ -377,7 +377,7 @@ def test_out_of_memory_is_retried_with_half_the_batch(project, first_run, media,
     for line in [
         "out of memory on cpu with batch_size 8 and int8 (attempt 1)",
         "out of memory on cpu with batch_size 4 and int8 (attempt 2)",
-        "out of memory on cpu with batch_size 4 (attempt 1)",
+        "out of memory on cpu with batch_size 4 and int8 (attempt 1)",
     ]:
         assert line in result.stderr
     log = (project / "results/logs/transcribe/oom.log").read_text(encoding="utf-8")

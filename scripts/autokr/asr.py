@@ -142,27 +142,8 @@ def transcribe(model, audio: str, options: TranscribeOptions, placement: Placeme
     samples = decode_audio(str(audio), sampling_rate=SAMPLE_RATE)
     batched = options.batch_size > 1 and options.vad
     speech = speech_spans(samples, options)
-    segments, info = _decode(model, samples, options, batched)
-    out: list[Segment] = []
-    redecoded = 0
-    clips: list[Span] = []
-    next_report = started + 30
-    for raw in segments:  # a generator: decoding happens as we iterate
-        for piece in split_at_pauses(_segment(raw)) if batched else [_segment(raw)]:
-            why = needs_redecoding(piece, options) if batched else None
-            if why:
-                span = _speech_within(speech, piece.start, piece.end)
-                log.info(
-                    "decoding %.2f-%.2f again (%s): %r", piece.start, piece.end, why, piece.text
-                )
-                out += _decode_spans(model, samples, span, info.language, options)
-                clips += span
-                redecoded += 1
-            else:
-                out.append(piece)
-        if time.time() >= next_report:
-            log.info("at %.0f of %.0f s", raw.end, info.duration)
-            next_report = time.time() + 30
+    first = _first_pass(model, samples, speech, options, batched)
+    out, language, clips = first.segments, first.info.language, first.clips
     guards = GuardOptions(
         no_speech_threshold=options.no_speech_threshold,
         log_prob_threshold=options.log_prob_threshold,
@@ -170,29 +151,63 @@ def transcribe(model, audio: str, options: TranscribeOptions, placement: Placeme
     kept, decisions = screen_segments(out, guards)
     missing = uncovered_speech(speech, kept)
     if missing:
-        found = _decode_spans(model, samples, _clips(missing), info.language, options)
-        log.info(
-            "speech no word covered: %s", ", ".join(f"{s.start:.2f}-{s.end:.2f}" for s in missing)
-        )
+        log.info("speech no word covers: %s", ", ".join(f"{s.start}-{s.end}" for s in missing))
         clips += _clips(missing)
+        found = _decode_spans(model, samples, _clips(missing), language, options)
         out = merge_segments(out, [p for seg in found for p in _within(seg, missing)])
         kept, decisions = screen_segments(out, guards)
     left = uncovered_speech(speech, kept)
     return Transcript(
-        language=info.language,
-        language_probability=float(info.language_probability),
-        duration=float(info.duration),
+        language=language,
+        language_probability=float(first.info.language_probability),
+        duration=float(first.info.duration),
         segments=tuple(kept),
         settings=asdict(options),
         run=Run(placement.device, placement.compute_type, started, time.time()),
         decisions=tuple(decisions),
         mode=f"batched ({options.batch_size})" if batched else "sequential",
-        redecoded=redecoded,
-        redecoded_seconds=round(sum(c.end - c.start for c in clips), 3),
-        uncovered_before=round(sum(s.end - s.start for s in missing), 3),
-        uncovered_after=round(sum(s.end - s.start for s in left), 3),
+        redecoded=first.redecoded,
+        redecoded_seconds=_seconds(clips),
+        uncovered_before=_seconds(missing),
+        uncovered_after=_seconds(left),
         uncovered=tuple(left),
     )
+
+
+@dataclass
+class _FirstPass:
+    """The first decoding of a file: its segments, and what was decoded again on the way."""
+
+    segments: list[Segment]
+    info: Any
+    redecoded: int = 0
+    clips: list[Span] = field(default_factory=list)
+
+
+def _first_pass(model, samples, speech: list[Span], options: TranscribeOptions, batched: bool):
+    """Decode the file; in batched mode, decode pieces that fail a guard again over their speech."""
+    segments, info = _decode(model, samples, options, batched)
+    found = _FirstPass([], info)
+    next_report = time.time() + 30
+    for raw in segments:  # a generator: decoding happens as we iterate
+        for piece in split_at_pauses(_segment(raw)) if batched else [_segment(raw)]:
+            why = needs_redecoding(piece, options) if batched else None
+            if not why:
+                found.segments.append(piece)
+                continue
+            spans = _speech_within(speech, piece.start, piece.end)
+            log.info("decoding %.2f-%.2f again (%s): %r", piece.start, piece.end, why, piece.text)
+            found.segments += _decode_spans(model, samples, spans, info.language, options)
+            found.clips += spans
+            found.redecoded += 1
+        if time.time() >= next_report:
+            log.info("at %.0f of %.0f s", raw.end, info.duration)
+            next_report = time.time() + 30
+    return found
+
+
+def _seconds(spans: list[Span]) -> float:
+    return round(sum(s.end - s.start for s in spans), 3)
 
 
 def _decode(model, samples, options: TranscribeOptions, batched: bool):

@@ -148,3 +148,65 @@ def _differences(values: dict[str, Any], schema: dict[str, Any]) -> dict[str, An
         elif "default" not in sub or value != sub["default"]:
             found[key] = value
     return found
+
+
+def add_config_options(parser, keys: list[str]) -> None:
+    """Give ``parser`` an option for each config key under ``keys``, built from the schema.
+
+    A section (``transcribe``) gives one option per key in it (``--beam-size``),
+    a top-level key one option (``--source-language``); each option's help is
+    the schema's description, so the options of a step run by hand cannot drift
+    from the workflow's keys. Values are read as YAML unless the key is a
+    string (``--temperature "[0.0, 0.2]"``, ``--vad-options "{threshold: 0.4}"``,
+    ``--vad false``); a key left out takes its default.
+    """
+    for key in keys:
+        section = _schema_at(key)
+        if "properties" in section:
+            items = [(f"{key}.{name}", prop) for name, prop in section["properties"].items()]
+        else:
+            items = [(key, section)]
+        for dest, prop in items:
+            name = dest.rsplit(".", 1)[-1]
+            parser.add_argument(
+                "--" + name.replace("_", "-"),
+                dest=dest,
+                type=str if _is_string(prop) else _yaml_value,
+                help=f"{prop.get('description', '')} (default: {prop.get('default')!r})",
+                metavar="VALUE",
+            )
+
+
+def config_from_options(args, keys: list[str], base: dict[str, Any] | None = None) -> dict:
+    """The config that options from ``add_config_options`` describe, checked and filled."""
+    config: dict[str, Any] = copy.deepcopy(base or {})
+    for dest, value in vars(args).items():
+        if value is None or not any(dest == k or dest.startswith(f"{k}.") for k in keys):
+            continue
+        *path, name = dest.split(".")
+        into = config
+        for part in path:
+            into = into.setdefault(part, {})
+        into[name] = value
+    return validate_config(config)
+
+
+def _schema_at(key: str) -> dict[str, Any]:
+    """The schema of a config key, dotted for a nested one (``translate.sentences``)."""
+    schema = load_schema()
+    for part in key.split("."):
+        schema = schema["properties"][part]
+    return schema
+
+
+def _is_string(prop: dict[str, Any]) -> bool:
+    """True for a key whose values are plain strings (a model path, a language code)."""
+    return prop.get("type") == "string" or (
+        "enum" in prop and all(isinstance(v, str) for v in prop["enum"])
+    )
+
+
+def _yaml_value(text: str) -> Any:
+    import yaml
+
+    return yaml.safe_load(text)

@@ -8,12 +8,16 @@ result in its output.
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import os
 from dataclasses import dataclass
+from typing import TypeVar
 
-from autokr.errors import ConfigError
+from autokr.errors import ConfigError, OutOfMemory
 
 DEVICES = ("auto", "cuda", "cpu")
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -114,6 +118,12 @@ class Attempt:
         """The batch of this try: halved on each retry, at least 1."""
         return max(1, configured // 2 ** (self.number - 1))
 
+    def halve(self, options: T, *fields: str) -> T:
+        """``options`` (a dataclass) with each of ``fields`` at this try's batch size."""
+        return dataclasses.replace(
+            options, **{f: self.batch_size(getattr(options, f)) for f in fields}
+        )
+
     def _batch_before(self, configured: int) -> int:
         return max(1, configured // 2 ** max(self.number - 2, 0))
 
@@ -129,6 +139,20 @@ class Attempt:
         if placement.device == "cuda" and (self.number >= self.last or stuck):
             return lighter.get(placement.compute_type, placement.compute_type)
         return placement.compute_type
+
+
+@contextlib.contextmanager
+def out_of_memory_as_one_line(path: str, placement: Placement, batch_size: int, attempt: Attempt):
+    """Turn any library's out-of-memory error inside into autokr's one-line OutOfMemory."""
+    try:
+        yield
+    except Exception as exc:
+        if not is_out_of_memory(exc):
+            raise
+        raise OutOfMemory(
+            f"{path}: out of memory on {placement.device} with batch_size {batch_size} and "
+            f"{placement.compute_type} (attempt {attempt.number}); a retry takes lighter settings"
+        ) from None
 
 
 def cpu_threads(threads: int | None) -> int:

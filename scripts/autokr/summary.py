@@ -163,7 +163,7 @@ def summarise(
     states = Counter(state for _, state in done)
     kinds = Counter(s.kind for s in skipped)
     why = ", ".join(f"{n} {kind}" for kind, n in sorted(kinds.items()))
-    lines = [
+    head = [
         "# autokr summary",
         "",
         f"{time.strftime('%Y-%m-%d %H:%M', time.localtime(run_started))}: "
@@ -172,70 +172,68 @@ def summarise(
         f"{f' ({why})' if why else ''}, {len(failed)} failed.",
         "",
     ]
-    if failed:
-        lines += [
-            "## Failed",
-            "",
-            "| file | step | cause | log | earlier subtitles |",
-            "| --- | --- | --- | --- | --- |",
-        ]
-        lines += [
-            f"| {videos[f.video]} | {f.step} | {f.cause} | {f.log} | {f.earlier or 'none'} |"
-            for f in failed
-        ]
-        lines.append("")
-    if skipped:
-        lines += ["## Skipped", "", "| file | why |", "| --- | --- |"]
-        lines += [f"| {s.path!s} | {s.reason} |" for s in skipped]
-        lines.append("")
-    if done:
-        lines += [
-            "## Subtitled",
-            "",
-            "| video | state | length | language | cues | dropped / collapsed / flagged lines "
-            "| speech without text | retried translations | rule breaks left | tries "
-            "| step time |",
-            "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
-            *[_row(qa, state) for qa, state in done],
-            "",
-            "Details per video: results/videos/{video}/qa.json. Speech without text: "
-            "seconds of speech that no word of the transcript covers after autokr "
-            "decoded it again (and before).",
-            "",
-        ]
-    missing = [(qa.video, span) for qa, _ in done for span in qa.uncovered]
-    if missing:
-        lines += [
-            "## Speech without text",
-            "",
+    qas = [qa for qa, _ in done]
+    sections = [
+        _table(
+            "Failed",
+            ["file", "step", "cause", "log", "earlier subtitles"],
+            [[videos[f.video], f.step, f.cause, f.log, f.earlier or "none"] for f in failed],
+        ),
+        _table("Skipped", ["file", "why"], [[s.path, s.reason] for s in skipped]),
+        _subtitled(done),
+        _table(
+            "Speech without text",
+            ["video", "from", "to"],
+            [[qa.video, f"{s.start:.2f} s", f"{s.end:.2f} s"] for qa in qas for s in qa.uncovered],
             "Speech the VAD heard where the transcript has no word, even after decoding "
             "it again: listen there for a missing line.",
-            "",
-            "| video | from | to |",
-            "| --- | --- | --- |",
-            *[f"| {video} | {span.start:.2f} s | {span.end:.2f} s |" for video, span in missing],
-            "",
-        ]
-    breaks = [
-        (qa.video, label, b)
-        for qa, _ in done
-        for label, found in qa.rule_breaks.items()
-        for b in found
-    ]
-    if breaks:
-        lines += [
-            "## Rule breaks left",
-            "",
-            "| video | language | cue | at | rule | value | limit |",
-            "| --- | --- | --- | --- | --- | --- | --- |",
-            *[
-                f"| {video} | {label} | {b['cue']} | {b['at']:.2f} s | {b['rule']} "
-                f"| {b['value']} | {round(b['limit'], 3)} |"
-                for video, label, b in breaks
+        ),
+        _table(
+            "Rule breaks left",
+            ["video", "language", "cue", "at", "rule", "value", "limit"],
+            [
+                [qa.video, label, b["cue"], f"{b['at']:.2f} s", b["rule"], b["value"], b["limit"]]
+                for qa in qas
+                for label, found in qa.rule_breaks.items()
+                for b in found
             ],
-            "",
-        ]
-    return "\n".join(lines)
+        ),
+    ]
+    return "\n".join(head + [line for section in sections for line in section])
+
+
+def _table(title: str, columns: list[str], rows: list[list], intro: str = "") -> list[str]:
+    """A Markdown section with one table, or nothing when there are no rows."""
+    if not rows:
+        return []
+    lines = [f"## {title}", ""] + ([intro, ""] if intro else [])
+    lines += ["| " + " | ".join(columns) + " |", "|" + " --- |" * len(columns)]
+    lines += ["| " + " | ".join(_cell(cell) for cell in row) + " |" for row in rows]
+    return [*lines, ""]
+
+
+def _cell(value: object) -> str:
+    return str(round(value, 3) if isinstance(value, float) else value)
+
+
+def _subtitled(done: list[tuple[QA, str]]) -> list[str]:
+    """The table of finished videos, one row of QA figures each."""
+    if not done:
+        return []
+    return [
+        "## Subtitled",
+        "",
+        "| video | state | length | language | cues | dropped / collapsed / flagged lines "
+        "| speech without text | retried translations | rule breaks left | tries "
+        "| step time |",
+        "|" + " --- |" * 11,
+        *[_row(qa, state) for qa, state in done],
+        "",
+        "Details per video: results/videos/{video}/qa.json. Speech without text: "
+        "seconds of speech that no word of the transcript covers after autokr "
+        "decoded it again (and before).",
+        "",
+    ]
 
 
 def write_summary(
