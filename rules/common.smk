@@ -31,7 +31,6 @@ SUBTITLES = subtitle_paths(
 
 
 wildcard_constraints:
-    video=".+",
     lang="|".join(re.escape(code) for code in TARGETS),
 
 
