@@ -4,7 +4,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from autokr.records import Segment, Word
-from autokr.sentences import Piece, SentenceOptions, join_sentences, share_text
+from autokr.sentences import (
+    Piece,
+    SentenceOptions,
+    ends_sentence,
+    join_sentences,
+    repeats_itself,
+    share_text,
+)
 
 
 def segment(words, text=None):
@@ -68,6 +75,27 @@ def test_translation_is_shared_in_proportion_at_korean_spaces():
     assert parts == ["오늘은 날씨가 좋아서", "산책을 갑니다"]
 
 
+def test_a_korean_word_is_never_cut_between_pieces():
+    two = [Piece(0, 1, "ありがとう"), Piece(1.5, 2.0, "ございます")]
+    assert share_text("감사합니다", two, by_space=True) == ["감사합니다", ""]
+    three = [Piece(0, 1, "どうも"), Piece(1.5, 2.0, "ありがとう"), Piece(2.5, 3, "ございます")]
+    parts = share_text("감사합니다", three, by_space=True)
+    # The word goes whole to the piece its share falls in; the others get none.
+    assert sorted(parts) == ["", "", "감사합니다"]
+
+
+def test_fewer_words_than_pieces_keeps_each_word_whole_and_in_order():
+    pieces = [Piece(i, i + 1, "あいう") for i in range(3)]
+    parts = share_text("감사합니다 여러분", pieces, by_space=True)
+    assert parts == ["감사합니다", "", "여러분"]
+
+
+def test_thai_is_not_cut_between_a_letter_and_its_vowel():
+    parts = share_text("สวัสดีครับ", [Piece(0, 1, "ab"), Piece(1, 2, "cd")], by_space=False)
+    assert "".join(parts) == "สวัสดีครับ"
+    assert parts[1][0] not in "ัิีึืุู่้๊๋ะาำ"
+
+
 def test_one_piece_gets_everything():
     assert share_text("전부", [Piece(0, 1, "x")], by_space=True) == ["전부"]
 
@@ -83,3 +111,19 @@ def test_shared_parts_always_give_back_the_whole_text(text, sources, by_space):
     assert len(parts) == len(pieces)
     squash = "".join(text.split())
     assert "".join("".join(p.split()) for p in parts) == squash
+    if by_space:  # every word whole, in one piece
+        assert " ".join(p for p in parts if p) == " ".join(text.split())
+    words = text.split()
+    if len(words) >= len(pieces) or (not by_space and len(squash) >= len(pieces)):
+        assert all(parts)  # enough places to cut: every piece gets some
+
+
+def test_sentence_ends_are_found_behind_closing_quotes():
+    assert ends_sentence("「行きます。」") and ends_sentence("Really?!")
+    assert not ends_sentence("行きます、") and not ends_sentence("")
+
+
+def test_a_loop_is_a_run_of_two_or_more_characters_said_the_given_times():
+    assert repeats_itself("はいはいはい", 3) and not repeats_itself("はいはいはい", 4)
+    assert repeats_itself("정말 좋아요 정말 좋아요 정말 좋아요", 3)
+    assert not repeats_itself("네 네 네 네", 3)  # one character is no loop

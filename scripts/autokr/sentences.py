@@ -10,14 +10,66 @@ sync with the voice.
 from __future__ import annotations
 
 import itertools
+import math
 import re
 import unicodedata
 from dataclasses import dataclass
 
 from autokr.records import Segment
 
-_SENTENCE_END = re.compile(r"[.!?。！？…]+[\"'」』）)]*$")
-_CLAUSE_END = re.compile(r"[,，、;；:：]$")
+#: Marks that end a sentence, quotes and brackets that may close it, and marks
+#: that end a clause: the one list that sentences, line breaks and MT retries use.
+_SENTENCE_MARKS = ".!?。！？…"
+_CLOSERS = "\"'」』）)"
+_CLAUSE_MARKS = ",，、;；:："
+#: A sentence end where it occurs in a text (closing quotes included).
+SENTENCE_END = re.compile(f"[{re.escape(_SENTENCE_MARKS)}]+[{re.escape(_CLOSERS)}]*")
+#: A clause end where it occurs in a text.
+CLAUSE_END = re.compile(f"[{re.escape(_CLAUSE_MARKS)}]")
+#: The empty places just after clause ends, to cut a sentence into its clauses.
+CLAUSE_BREAK = re.compile(f"(?<=[{re.escape(_CLAUSE_MARKS)}])")
+#: Thai vowels written before the consonant they follow in speech: a cut after
+#: one parts it from its syllable.
+_THAI_LEADING_VOWELS = "เแโใไ"
+#: Thai vowels and marks that are letters of their own but belong to the
+#: syllable before them: a cut before one parts them from it.
+_THAI_FOLLOWING = "ะาำๅๆ"
+
+
+def ends_sentence(text: str) -> bool:
+    """True when ``text`` ends with a sentence mark (closing quotes may follow it)."""
+    text = text.rstrip(_CLOSERS)
+    return bool(text) and text[-1] in _SENTENCE_MARKS
+
+
+def ends_clause(text: str) -> bool:
+    """True when ``text`` ends with a clause mark (a comma or its CJK kin)."""
+    return bool(text) and text[-1] in _CLAUSE_MARKS
+
+
+def may_cut_at(text: str, i: int) -> bool:
+    """True when ``text`` may be cut before index ``i`` without parting a letter from its marks.
+
+    Combining marks (Thai vowels above and below, tone marks) stay with the
+    letter before them, and Thai vowels written around a consonant stay with it.
+    """
+    if i <= 0 or i >= len(text):
+        return True
+    after, before = text[i], text[i - 1]
+    return not (
+        unicodedata.category(after).startswith("M")
+        or after in _THAI_FOLLOWING
+        or before in _THAI_LEADING_VOWELS
+    )
+
+
+def repeats_itself(text: str, times: int) -> bool:
+    """True when some run of two or more characters comes ``times`` times in a row.
+
+    Spaces are ignored, so a loop over words counts as well as one inside a word.
+    """
+    loop = re.compile(f"(.{{2,}}?)\\1{{{times - 1},}}")
+    return loop.search("".join(text.split())) is not None
 
 
 @dataclass(frozen=True)
@@ -114,7 +166,7 @@ def join_sentences(
         if current and unit.start - current[-1].end >= options.max_pause:
             flush()
         current.append(unit)
-        if _SENTENCE_END.search(unit.text.rstrip("\0").strip()):
+        if ends_sentence(unit.text.rstrip("\0").strip()):
             flush()
     flush()
     return sentences
@@ -135,7 +187,7 @@ def _best_cut(units: list[_Unit]) -> int:
     def score(i: int) -> float:
         text = units[i - 1].text.replace("\0", "").strip()
         pause = units[i].start - units[i - 1].end
-        bonus = 3 if _CLAUSE_END.search(text) else 2 if units[i - 1].text.endswith("\0") else 0
+        bonus = 3 if ends_clause(text) else 2 if units[i - 1].text.endswith("\0") else 0
         return bonus + pause * 2 - abs(i - middle) / max(middle, 1)
 
     return max(range(1, len(units)), key=score)
@@ -172,27 +224,55 @@ def _cap_piece(units: list[_Unit], options: SentenceOptions) -> list[list[_Unit]
 def share_text(text: str, pieces: tuple[Piece, ...] | list[Piece], by_space: bool) -> list[str]:
     """Share a translation over pieces in proportion to their source length.
 
-    Cuts fall at spaces when ``by_space`` (Korean, English ...), else between
-    characters. Every piece gets some text when there is enough to go round;
-    the parts joined give back the whole translation.
+    Cuts fall at spaces when ``by_space`` (Korean, English ...), so a word is
+    never cut; else between characters (never between a letter and its
+    marks). Every piece gets some text when there are places enough to cut;
+    where there are not (one Korean word over two pieces), each word goes whole
+    to the piece whose share it falls in, and the others get "" (no subtitle).
+    The parts joined give back the whole translation.
     """
     text = " ".join(text.split())
     if len(pieces) <= 1 or not text:
         return [text] + [""] * max(len(pieces) - 1, 0)
     weights = [max(len(_squash(p.text)), 1) for p in pieces]
     total = sum(weights)
-    cuts_allowed = [i for i, ch in enumerate(text) if ch == " "] if by_space else []
-    if not cuts_allowed:
-        cuts_allowed = list(range(1, len(text)))
-    cuts: list[int] = []
-    acc = 0
-    for w in weights[:-1]:
-        acc += w
-        target = len(text) * acc / total
-        options = [c for c in cuts_allowed if not cuts or c > cuts[-1]]
-        if not options:
-            break
-        cuts.append(min(options, key=lambda c: abs(c - target)))
+    targets = [len(text) * acc / total for acc in itertools.accumulate(weights[:-1])]
+    if by_space:
+        places = [i for i, ch in enumerate(text) if ch == " "]
+    else:
+        # Not before a space: the cut after it gives the same parts.
+        places = [i for i in range(1, len(text)) if text[i] != " " and may_cut_at(text, i)]
+    if len(places) >= len(targets):
+        cuts = _nearest_cuts(targets, places, strict=True)
+    else:
+        cuts = _nearest_cuts(targets, [0, *places, len(text)], strict=False)
     bounds = [0, *cuts, len(text)]
-    parts = [text[a:b].strip() for a, b in itertools.pairwise(bounds)]
-    return parts + [""] * (len(pieces) - len(parts))
+    return [text[a:b].strip() for a, b in itertools.pairwise(bounds)]
+
+
+def _nearest_cuts(targets: list[float], places: list[int], strict: bool) -> list[int]:
+    """One cut per target, taken from ``places`` in order, as near the targets as can be.
+
+    ``strict``: no two cuts at one place (every part gets something). Ties go
+    to the later place, so a lone word goes to the earlier piece.
+    """
+    cost = [abs(p - targets[0]) for p in places]
+    back: list[list[int]] = []
+    for target in targets[1:]:
+        best, at = math.inf, -1
+        row, choice = [], []
+        for j, place in enumerate(places):
+            if not strict and cost[j] <= best:
+                best, at = cost[j], j
+            row.append(best + abs(place - target))
+            choice.append(at)
+            if strict and cost[j] <= best:
+                best, at = cost[j], j
+        cost = row
+        back.append(choice)
+    j = max(range(len(places)), key=lambda k: (-cost[k], k))
+    cuts = [places[j]]
+    for choice in reversed(back):
+        j = choice[j]
+        cuts.append(places[j])
+    return cuts[::-1]
