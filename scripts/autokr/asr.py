@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import re
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -13,12 +12,12 @@ from autokr import models
 from autokr.devices import Placement
 from autokr.errors import ModelError
 from autokr.hallucinations import GuardOptions, screen_segments
+from autokr.media import SAMPLE_RATE
 from autokr.records import Run, Segment, Span, Transcript, Word
+from autokr.sentences import repeats_itself
 from autokr.switches import fault_switch
 
 log = logging.getLogger("autokr.transcribe")
-
-SAMPLE_RATE = 16000
 
 
 @dataclass(frozen=True)
@@ -107,7 +106,10 @@ def _vad_parameters(options: TranscribeOptions, batched: bool) -> dict[str, Any]
     return chosen or None
 
 
-_LOOP = re.compile(r"(.{2,}?)\1{3,}")
+#: A run said this many times in a row makes a segment a decoder loop. Speech
+#: repeats itself for real ("はいはいはい", "そうそうそう"), and a false alarm
+#: costs a decoding again, so one more than for NLLB output (mt).
+_LOOP_TIMES = 4
 
 
 def needs_redecoding(seg: Segment, options: TranscribeOptions) -> str | None:
@@ -121,7 +123,7 @@ def needs_redecoding(seg: Segment, options: TranscribeOptions) -> str | None:
         return f"compression ratio {seg.compression_ratio:.2f}"
     if seg.avg_logprob < options.log_prob_threshold:
         return f"avg_logprob {seg.avg_logprob:.2f}"
-    if _LOOP.search("".join(seg.text.split())):
+    if repeats_itself(seg.text, _LOOP_TIMES):
         return "repeats itself"
     return None
 

@@ -28,6 +28,7 @@ from autokr import models
 from autokr.devices import Placement, backend_library, check_compute_type
 from autokr.errors import ModelError
 from autokr.records import Retry
+from autokr.sentences import CLAUSE_BREAK, repeats_itself
 from autokr.switches import fault_switch
 
 log = logging.getLogger("autokr.translate")
@@ -439,8 +440,10 @@ _SCRIPT_LETTERS: dict[str, tuple[str, ...]] = {
 #: Characters a sentence takes in each script, against Latin letters: dense
 #: scripts say the same in fewer characters.
 _DENSITY = {"Jpan": 0.35, "Hans": 0.3, "Hant": 0.3, "Hang": 0.45}
-_LOOP = re.compile(r"(.{2,}?)\1{2,}")
-_CLAUSE = re.compile(r"(?<=[、,，;；:：])")
+#: A run said this many times in a row makes an output a loop. NLLB output
+#: repeats itself only when decoding went round in circles, so three is
+#: enough; speech repeats for real ("はいはいはい"), so asr waits for four.
+_LOOP_TIMES = 3
 
 
 def _letters_in(text: str, script: str) -> float:
@@ -465,7 +468,7 @@ def check_translation(source: str, output: str, source_code: str, target_code: s
         problems.append("too short")
     if out_len > 3.5 * src_len + 12:
         problems.append("too long")
-    if _LOOP.search("".join(output.split())):
+    if repeats_itself(output, _LOOP_TIMES):
         problems.append("repeats itself")
     # Japanese into Chinese is left out: both are written with kanji.
     shared_script = src_script == "Jpan" and tgt_script in ("Hans", "Hant")
@@ -476,7 +479,7 @@ def check_translation(source: str, output: str, source_code: str, target_code: s
 
 def split_clauses(text: str) -> list[str]:
     """A sentence's clauses, cut after commas and their CJK kin."""
-    return [part.strip() for part in _CLAUSE.split(text) if part.strip()]
+    return [part.strip() for part in CLAUSE_BREAK.split(text) if part.strip()]
 
 
 def translate_checked(
