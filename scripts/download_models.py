@@ -14,8 +14,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from autokr import models
+from autokr import models, mt
 from autokr.config import read_config
+from autokr.devices import backend_library, resolve_placement
 from autokr.errors import AutokrError
 
 
@@ -31,15 +32,13 @@ def fetch_whisper(model: str) -> str:
         raise models.not_found(model, "transcribe.model", exc) from None
 
 
-def fetch_nllb(model: str, backend: str) -> str:
+def fetch_nllb(model: str, backend: str, compute_type: str = "int8") -> str:
     """Download an NLLB checkpoint, and convert it for CTranslate2 when that is the backend.
 
-    The conversion serves every compute type, on the CPU and on CUDA alike.
+    The conversion is for ``compute_type`` (and the lighter types of its retries).
     """
-    from autokr import mt
-
     if backend == "ctranslate2":
-        return str(mt.ctranslate2_model(model))
+        return str(mt.ctranslate2_model(model, compute_type))
     return str(models.local_folder(model) or mt.download_checkpoint(model))
 
 
@@ -52,7 +51,12 @@ def main(argv: list[str] | None = None) -> None:
         config = read_config(args.configfile)
         print(f"transcribe.model: {fetch_whisper(config['transcribe']['model'])}")
         translate = config["translate"]
-        folder = fetch_nllb(translate["model"], translate["backend"])
+        # Converted for this machine's device; another device converts its own on first use.
+        placement = resolve_placement(
+            translate["device"], library=backend_library(translate["backend"])
+        )
+        compute_type = mt.compute_type(translate["backend"], placement, translate["compute_type"])
+        folder = fetch_nllb(translate["model"], translate["backend"], compute_type)
         print(f"translate.model: {folder}")
     except AutokrError as exc:
         sys.exit(f"autokr: {exc}")

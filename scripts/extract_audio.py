@@ -80,9 +80,7 @@ def main(argv: list[str] | None = None) -> None:
 
     def work() -> None:
         config = config_from_options(args, KEYS)
-        extract(
-            args.video, args.wav, args.media, config["audio_track"], config["source_language"]
-        )
+        extract(args.video, args.wav, args.media, config["audio_track"], config["source_language"])
 
     run_step("extract_audio", args.video, args.log, work)
 

@@ -235,9 +235,8 @@ class CTranslate2Translator(NllbTranslator):
         import ctranslate2
 
         self.options = options
-        # One converted copy serves every compute type: CTranslate2 converts
-        # its float16 weights to the compute type as it loads them.
-        folder = ctranslate2_model(options.model)
+        # A retry's lighter compute type loads the first try's conversion.
+        folder = ctranslate2_model(options.model, placement.compute_type)
         self.tokenizer = NllbTokenizer(folder, options.model)
         self.model = ctranslate2.Translator(
             str(folder),
@@ -266,9 +265,9 @@ TOKENIZER_FILES = (
     "special_tokens_map.json",
     "sentencepiece.bpe.model",
 )
-#: The weights a conversion is stored in: half the size of float32, and
-#: CTranslate2 loads them as int8 on the CPU or float16/int8_float16 on CUDA.
-CONVERTED_WEIGHTS = "float16"
+#: Compute types that load the weights of another: a CUDA retry's lighter type
+#: (see devices.Attempt) quantizes its first try's float16 weights as it loads.
+LOADS_WEIGHTS_OF = {"int8_float16": "float16", "int8_bfloat16": "bfloat16"}
 #: A temporary conversion folder older than this is left over from a killed job.
 STALE_AFTER_S = 24 * 3600
 
@@ -290,13 +289,23 @@ def is_ctranslate2_folder(path: Path) -> bool:
     return "model.bin" in files and not checkpoint
 
 
-def ctranslate2_model(model: str) -> Path:
+def stored_weights(compute_type: str) -> str:
+    """The weights a conversion for ``compute_type`` stores (int8 on the CPU, float16 on CUDA).
+
+    Weights are stored in the type a first try runs, not in one type for all:
+    loading float16 weights as int8 peaked at 2.4 GB against 1.5 GB from int8
+    weights for NLLB-600M on the CPU (``make bench``).
+    """
+    return LOADS_WEIGHTS_OF.get(compute_type, compute_type)
+
+
+def ctranslate2_model(model: str, compute_type: str = "int8") -> Path:
     """A CTranslate2 folder for ``model``: as given, from the cache, or converted once now.
 
-    The cache is keyed by the model's files only: one float16 conversion
-    serves every compute type. A conversion is written to a temporary folder
-    and renamed when whole; temporary folders of killed conversions are
-    removed first.
+    The cache is keyed by the model's files and the stored weights (see
+    ``stored_weights``), so a retry with a lighter compute type converts
+    nothing. A conversion is written to a temporary folder and renamed when
+    whole; temporary folders of killed conversions are removed first.
     """
     local = models.local_folder(model)
     if local and is_ctranslate2_folder(local):
@@ -305,15 +314,16 @@ def ctranslate2_model(model: str) -> Path:
     identity = sorted(
         (p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in source.iterdir() if p.is_file()
     )
-    key = [str(source.resolve()), identity, CONVERTED_WEIGHTS]
+    weights = stored_weights(compute_type)
+    key = [str(source.resolve()), identity, weights]
     digest = hashlib.sha256(json.dumps(key).encode()).hexdigest()
     name = re.sub(r"[^\w.-]+", "_", model.strip("/"))[-60:]
-    folder = ctranslate2_cache() / f"{name}-{digest[:12]}"
+    folder = ctranslate2_cache() / f"{name}-{weights}-{digest[:12]}"
     if (folder / "model.bin").exists():
         return folder
     from ctranslate2.converters import TransformersConverter
 
-    log.info("converting %s to CTranslate2 (%s) in %s", model, CONVERTED_WEIGHTS, folder)
+    log.info("converting %s to CTranslate2 (%s) in %s", model, weights, folder)
     folder.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_conversions(folder.parent)
     prefix = f".{folder.name}.{host_name()}.{os.getpid()}."
@@ -323,9 +333,9 @@ def ctranslate2_model(model: str) -> Path:
             converter = TransformersConverter(
                 str(source),
                 copy_files=[f for f in TOKENIZER_FILES if (source / f).exists()],
-                load_as_float16=True,
+                load_as_float16=weights in ("float16", "bfloat16", "int8_float16"),
             )
-            converter.convert(str(tmp), quantization=CONVERTED_WEIGHTS, force=True)
+            converter.convert(str(tmp), quantization=weights, force=True)
         except (OSError, ValueError, KeyError) as exc:
             raise ModelError(
                 f"{model}: cannot convert to CTranslate2 ({models.first_line(exc)}); "
