@@ -5,6 +5,7 @@ import json
 import subprocess
 from datetime import timedelta
 
+import pytest
 import srt
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -27,6 +28,7 @@ from autokr.records import (
 )
 from autokr.subtitles import compose_bilingual, compose_srt, compose_vtt, subtitle_paths
 from conftest import ROOT
+from make_srt import _rules_key
 
 KO, JA = rules_for("ko"), rules_for("ja")
 RUN = Run("cpu", "int8", 0, 1)
@@ -40,13 +42,29 @@ def test_empty_layout_is_a_valid_empty_file():
 
 
 def test_vtt_has_dotted_milliseconds_and_the_same_lines():
-    layout = lay_out([Cue(61.5, 63.25, "안녕하세요")], KO)
+    layout = lay_out([Cue(61.5, 63.25, "", "안녕하세요")], KO)
     assert "00:01:01.500 --> 00:01:03.250\n안녕하세요" in compose_vtt(layout)
+
+
+def test_a_piece_that_got_no_translation_makes_no_subtitle():
+    # share_text gives a whole word to one piece and "" to the other.
+    layout = lay_out([Cue(0, 1, "ありがとう", "감사합니다"), Cue(1.5, 2, "ございます", "")], KO)
+    [sub] = srt.parse(compose_srt(layout))
+    assert sub.content == "감사합니다"
+    assert compose_vtt(layout).count("-->") == 1
+
+
+@pytest.mark.parametrize(
+    ("label", "width"),
+    [("zh", 16), ("zho_Hans", 16), ("zho_Hant", 16), ("yue", 16), ("yue_Hant", 16), ("th", 35)],
+)
+def test_a_target_label_picks_its_language_rules(label, width):
+    assert rules_for(_rules_key(label)).max_width == width
 
 
 def test_bilingual_puts_source_lines_over_target_lines():
     korean = "오늘은 정말 날씨가 좋네요."
-    layout = lay_out([Cue(0, 2, korean, "今日はとても良い天気ですね。")], KO)
+    layout = lay_out([Cue(0, 2, "今日はとても良い天気ですね。", korean)], KO)
     [sub] = srt.parse(compose_bilingual(layout, JA))
     # 14 full-width characters: the Japanese takes two lines of at most 13.
     assert sub.content.splitlines() == ["今日はとても", "良い天気ですね。", korean]
@@ -65,7 +83,7 @@ def test_paths_follow_media_server_names():
 texts = st.text(alphabet="가나다라 마바사ABC,.!?", min_size=0, max_size=40)
 cue_lists = st.lists(
     st.builds(
-        lambda start, length, text: Cue(start, start + length, text),
+        lambda start, length, text: Cue(start, start + length, "", text),
         st.floats(0, 10_000, allow_nan=False),
         st.floats(0, 30, allow_nan=False),
         texts | st.text(max_size=40),

@@ -2,18 +2,20 @@
 
 The defaults follow the Netflix timed-text style guides: Korean 16 units a
 line (Latin letters, digits, spaces and punctuation count half), Japanese 13
-full-width characters a line, other languages 42 characters; 2 lines; 5/6 s
-to 7 s a cue; 2 frames between cues; at most 12 characters a second for
-Korean and Japanese (17 elsewhere).
+full-width characters a line, Chinese (Simplified, Traditional, Cantonese) 16,
+Thai 35, other languages 42 characters; 2 lines; 5/6 s to 7 s a cue; 2 frames
+between cues; at most 12 characters a second for Korean and Japanese, 9 for
+Chinese (17 elsewhere).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import itertools
-import re
 import unicodedata
 from dataclasses import dataclass, field
+
+from autokr.sentences import CLAUSE_END, SENTENCE_END, ends_clause, ends_sentence, may_cut_at
 
 #: Japanese particles and endings a line may break after.
 _JA_BREAK_AFTER = ("から", "まで", "より", "けど", "ので", "のに", "は", "が", "を", "に",
@@ -22,8 +24,6 @@ _JA_BREAK_AFTER = ("から", "まで", "より", "けど", "ので", "のに", "
 _NO_LINE_START = set(
     "、。，．！？!?)）」』】〕ーぁぃぅぇぉっゃゅょゎァィゥェォッャュョヮヵヶ・：；"
 )
-_SENTENCE_END = re.compile(r"[.!?。！？…]+[\"'」』）)]*")
-_CLAUSE_END = re.compile(r"[,，、;；:：]")
 
 
 @dataclass(frozen=True)
@@ -46,22 +46,47 @@ class Rules:
     max_cps: float = 17.0
 
 
+#: Chinese, from the Netflix Simplified Chinese (PRC) and Traditional Chinese
+#: Timed Text Style Guides: 16 characters a line (partnerhelp.netflixstudios.com
+#: articles 215986007 and 215994807; Netflix subtitles Cantonese in Traditional
+#: Chinese), half-width Latin letters and punctuation counting half ("How is
+#: reading speed measured?", backlothelp.netflix.com article 115001352212), and
+#: 9 characters a second for adult programs, the Chinese figure in Netflix's
+#: reading-speed table as Subtitle Edit's Netflix checker carries it
+#: (NetflixQualityController.cs).
+_CHINESE = Rules(max_width=16, break_at="char", half_width_half=True, max_cps=9.0)
+
 RULES: dict[str, Rules] = {
     "ko": Rules(max_width=16, break_at="space", half_width_half=True, max_cps=12.0),
     "ja": Rules(max_width=13, break_at="char", half_width_half=True, max_cps=12.0),
+    "zh": _CHINESE,
+    "yue": _CHINESE,
+    # Netflix Thai Timed Text Style Guide (partnerhelp.netflixstudios.com article
+    # 220448308): 35 characters a line; it sets no reading speed of its own, so
+    # the general 17 a second stays. Thai puts spaces between phrases, not
+    # words: lines break at spaces where there are any, else between letters.
+    "th": Rules(max_width=35, break_at="space"),
 }
 DEFAULT_RULES = Rules()
+#: NLLB language codes (``zho`` of ``zho_Hant``) -> the table's Whisper codes.
+_NLLB_CODES = {"kor": "ko", "jpn": "ja", "zho": "zh", "yue": "yue", "tha": "th"}
 
 
 def rules_for(language: str, overrides: dict | None = None) -> Rules:
     """The rules of ``language`` (a Whisper code or NLLB code), with config overrides."""
     code = language.split("_")[0]
-    base = RULES.get(code) or RULES.get({"kor": "ko", "jpn": "ja"}.get(code, ""), DEFAULT_RULES)
+    base = RULES.get(code) or RULES.get(_NLLB_CODES.get(code, ""), DEFAULT_RULES)
     return dataclasses.replace(base, **(overrides or {}))
 
 
 def char_width(ch: str, rules: Rules) -> float:
-    """Width of one character: half for Latin letters, digits, spaces and punctuation."""
+    """Width of one character: half for Latin letters, digits, spaces and punctuation.
+
+    A combining mark (a Thai vowel above or below its letter, a tone mark)
+    takes no room of its own.
+    """
+    if unicodedata.category(ch) in ("Mn", "Me"):
+        return 0.0
     if not rules.half_width_half:
         return 1.0
     if unicodedata.east_asian_width(ch) in ("W", "F"):
@@ -113,22 +138,22 @@ def _break_points(text: str, rules: Rules):
     if rules.break_at == "space" and spaces:
         for i in spaces:
             # Prefer ending a line where a sentence or clause ends.
-            if _SENTENCE_END.fullmatch(text[i - 1]):
+            if ends_sentence(text[:i]):
                 yield i, -3.0
-            elif _CLAUSE_END.fullmatch(text[i - 1]):
+            elif ends_clause(text[:i]):
                 yield i, -1.5
             else:
                 yield i, 0.0
         # A run with no space that is longer than a line may still break inside.
         for i in range(1, len(text)):
-            if text[i - 1] != " " and text[i] != " ":
+            if text[i - 1] != " " and text[i] != " " and may_cut_at(text, i):
                 yield i, rules.max_width  # only when no space works
         return
     for i in range(1, len(text)):
-        if text[i] in _NO_LINE_START:
+        if text[i] in _NO_LINE_START or not may_cut_at(text, i):
             continue
         before = text[:i]
-        if _SENTENCE_END.search(before[-1]) or _CLAUSE_END.search(before[-1]) or text[i] == " ":
+        if ends_sentence(before) or ends_clause(before) or text[i] == " ":
             yield i, 0.0
         elif before.endswith(_JA_BREAK_AFTER):
             yield i, 1.0
@@ -138,12 +163,16 @@ def _break_points(text: str, rules: Rules):
 
 @dataclass
 class Cue:
-    """One subtitle being laid out: times in seconds, its text and the source under it."""
+    """One subtitle being laid out: times in seconds, the source it translates, its text.
+
+    The fields come in the order of ``records.Cue``, the translated cue it is
+    made from; unlike that record it changes as its times are laid out.
+    """
 
     start: float
     end: float
+    source: str
     text: str
-    source: str = ""
 
     @property
     def duration(self) -> float:
@@ -174,7 +203,7 @@ def split_text(text: str, rules: Rules) -> tuple[str, str] | None:
     text = text.strip()
     middle = len(text) / 2
     candidates: list[tuple[float, int]] = []
-    for pattern, cost in ((_SENTENCE_END, 0), (_CLAUSE_END, len(text) * 0.15)):
+    for pattern, cost in ((SENTENCE_END, 0), (CLAUSE_END, len(text) * 0.15)):
         for m in pattern.finditer(text):
             if 0 < m.end() < len(text):
                 candidates.append((abs(m.end() - middle) + cost, m.end()))
@@ -183,7 +212,7 @@ def split_text(text: str, rules: Rules) -> tuple[str, str] | None:
             candidates.append((abs(i - middle) + len(text) * 0.3, i))
     if not candidates or rules.break_at == "char":
         for i in range(1, len(text)):
-            if text[i] not in _NO_LINE_START:
+            if text[i] not in _NO_LINE_START and may_cut_at(text, i):
                 candidates.append((abs(i - middle) + len(text) * 0.45, i))
     if not candidates:
         return None
@@ -196,7 +225,7 @@ def share_time(cue: Cue, first: str, second: str, source: tuple[str, str]) -> tu
     """Split a cue's time between two texts in proportion to their length."""
     total = reading_chars(first) + reading_chars(second)
     at = cue.start + cue.duration * reading_chars(first) / max(total, 1)
-    return Cue(cue.start, at, first, source[0]), Cue(at, cue.end, second, source[1])
+    return Cue(cue.start, at, source[0], first), Cue(at, cue.end, source[1], second)
 
 
 def lay_out(
@@ -209,7 +238,7 @@ def lay_out(
     """Apply ``rules`` to ``cues``: split, separate, extend, merge; report what still breaks."""
     gap = rules.min_gap_frames / (frame_rate or 24.0)
     work = sorted((c for c in cues if c.text.strip()), key=lambda c: (c.start, c.end))
-    work = [Cue(c.start, max(c.end, c.start), " ".join(c.text.split()), c.source) for c in work]
+    work = [Cue(c.start, max(c.end, c.start), c.source, " ".join(c.text.split())) for c in work]
     work = _split_long(work, rules, source_rules)
     _separate(work, gap)
     _extend_short_and_fast(work, rules, gap, media_end)
@@ -233,7 +262,7 @@ def _split_long(cues: list[Cue], rules: Rules, source_rules: Rules | None) -> li
                 queue += [b, a]
                 continue
             if cue.duration > rules.max_duration:
-                cue = Cue(cue.start, cue.start + rules.max_duration, cue.text, cue.source)
+                cue = Cue(cue.start, cue.start + rules.max_duration, cue.source, cue.text)
         out.append(cue)
     return out
 
@@ -272,8 +301,8 @@ def _merge_fast(cues: list[Cue], rules: Rules, gap: float) -> list[Cue]:
             merged = Cue(
                 prev.start,
                 cue.end,
-                f"{prev.text} {cue.text}",
                 f"{prev.source} {cue.source}".strip(),
+                f"{prev.text} {cue.text}",
             )
             fits = wrap(merged.text, rules) is not None and merged.duration <= rules.max_duration
             if fits and not _too_fast(merged, rules) and cue.start - prev.end < 1.5:
@@ -290,8 +319,8 @@ def _too_fast(cue: Cue, rules: Rules) -> bool:
 def _force_lines(text: str, rules: Rules) -> list[str]:
     """Lines for text that fits no rule-abiding wrap (a single huge word): break by width."""
     lines, line = [], ""
-    for ch in text:
-        if text_width(line + ch, rules) > rules.max_width and line:
+    for i, ch in enumerate(text):
+        if text_width(line + ch, rules) > rules.max_width and line and may_cut_at(text, i):
             lines.append(line.strip())
             line = ""
         line += ch

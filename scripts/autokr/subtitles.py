@@ -12,8 +12,6 @@ from autokr.layout import Cue, Layout, Rules, wrap
 from autokr.records import Transcript, Translation, write_text_atomic
 from autokr.sentences import SentenceOptions, join_sentences
 
-FORMATS = ("srt", "vtt")
-
 
 @dataclass(frozen=True)
 class SubtitlePaths:
@@ -47,7 +45,7 @@ def source_cues(transcript: Transcript, options: SentenceOptions | None = None) 
 
 def target_cues(translation: Translation) -> list[Cue]:
     """The target-language cues, each with the source text it translates."""
-    return [Cue(c.start, c.end, c.text, c.source) for c in translation.cues]
+    return [Cue(c.start, c.end, c.source, c.text) for c in translation.cues]
 
 
 def _subtitles(layout: Layout, lines: list[list[str]] | None = None) -> list[srt.Subtitle]:
