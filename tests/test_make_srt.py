@@ -2,6 +2,7 @@
 
 import itertools
 import json
+import re
 import subprocess
 from datetime import timedelta
 
@@ -44,6 +45,15 @@ def test_empty_layout_is_a_valid_empty_file():
 def test_vtt_has_dotted_milliseconds_and_the_same_lines():
     layout = lay_out([Cue(61.5, 63.25, "", "안녕하세요")], KO)
     assert "00:01:01.500 --> 00:01:03.250\n안녕하세요" in compose_vtt(layout)
+
+
+def test_vtt_escapes_ampersands_and_angle_brackets():
+    layout = lay_out([Cue(0, 3, "", "R&D <비밀> --> 끝")], KO)
+    vtt = compose_vtt(layout)
+    assert "R&amp;D &lt;비밀&gt; --&gt; 끝" in vtt
+    # Only the timing line holds an arrow, and no raw & or < is left in cue text.
+    assert vtt.count("-->") == 1 and "<" not in vtt
+    assert re.search(r"&(?!amp;|lt;|gt;)", vtt) is None
 
 
 def test_a_piece_that_got_no_translation_makes_no_subtitle():

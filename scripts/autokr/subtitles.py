@@ -70,8 +70,17 @@ def compose_vtt(layout: Layout) -> str:
     """WebVTT text of a layout."""
     blocks = ["WEBVTT", ""]
     for sub in _subtitles(layout):
-        blocks += [f"{_vtt_time(sub.start)} --> {_vtt_time(sub.end)}", sub.content, ""]
+        blocks += [f"{_vtt_time(sub.start)} --> {_vtt_time(sub.end)}", _vtt_text(sub.content), ""]
     return "\n".join(blocks)
+
+
+def _vtt_text(text: str) -> str:
+    """Cue text as WebVTT reads it: ``&``, ``<`` and ``>`` as character references.
+
+    In WebVTT cue text ``&`` starts a character reference and ``<`` a tag, and
+    ``-->`` may not appear at all; a player would drop or mangle them.
+    """
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def _vtt_time(t: timedelta) -> str:
