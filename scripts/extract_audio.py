@@ -12,9 +12,9 @@ import time
 
 from autokr import languages
 from autokr.config import add_config_options, config_from_options
-from autokr.devices import step_memory
 from autokr.errors import MediaError
 from autokr.media import extract_audio
+from autokr.memory import step_memory
 from autokr.records import Media, Run, write_record
 from autokr.steps import run_step, snakemake_log
 

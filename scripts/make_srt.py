@@ -14,9 +14,9 @@ from pathlib import Path
 
 from autokr import languages
 from autokr.config import step_settings
-from autokr.devices import step_memory
 from autokr.errors import ConfigError
 from autokr.layout import Layout, lay_out, rules_for
+from autokr.memory import step_memory
 from autokr.records import (
     QA,
     read_media,

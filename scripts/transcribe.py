@@ -14,12 +14,11 @@ from autokr import asr, languages
 from autokr.config import RUN_ONLY, add_config_options, config_from_options, step_settings
 from autokr.devices import (
     Attempt,
-    GpuMemorySampler,
     cpu_threads,
     out_of_memory_as_one_line,
     resolve_placement,
-    step_memory,
 )
+from autokr.memory import GpuMemorySampler, step_memory
 from autokr.records import write_record
 from autokr.steps import run_step, snakemake_log
 from autokr.switches import hold

@@ -15,14 +15,13 @@ from autokr import languages, mt
 from autokr.config import add_config_options, config_from_options, step_settings
 from autokr.devices import (
     Attempt,
-    GpuMemorySampler,
     backend_library,
     cpu_threads,
     out_of_memory_as_one_line,
     resolve_placement,
-    step_memory,
 )
 from autokr.errors import ConfigError
+from autokr.memory import GpuMemorySampler, step_memory
 from autokr.records import Cue, Run, Transcript, Translation, read_transcript, write_record
 from autokr.sentences import SentenceOptions, join_sentences, share_text
 from autokr.steps import run_step, snakemake_log

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from autokr.errors import MediaError
+from autokr.memory import run_child
 from autokr.switches import hold
 
 SAMPLE_RATE = 16000
@@ -131,9 +132,10 @@ def extract_audio(
         f"file:{tmp}", ac=1, ar=SAMPLE_RATE, acodec="pcm_s16le", format="wav"
     ).global_args("-nostdin", "-hide_banner", "-v", "error")
     try:
-        _, err = stream.overwrite_output().run(
-            cmd=ffmpeg_executable(), capture_stdout=True, capture_stderr=True
-        )
+        done = run_child(stream.overwrite_output().compile(cmd=ffmpeg_executable()))
+        if done.returncode != 0:
+            raise ffmpeg.Error("ffmpeg", done.stdout, done.stderr)
+        err = done.stderr
     except ffmpeg.Error as exc:
         tmp.unlink(missing_ok=True)
         raise MediaError(
