@@ -1,8 +1,9 @@
 """Step 4: lay out cues by each language's rules and write the subtitle files and QA report.
 
-Under Snakemake: rule ``make_srt``, one job per video. By hand:
+Under Snakemake: rule ``make_srt``, one job per video. By hand, with any
+subtitles.* key, translate.sentences and source_language as options:
     python scripts/make_srt.py "out/ep01" --transcript transcript.json \
-        --translation ko=translation.ko.json [--media media.json] [--formats srt vtt]
+        --translation ko=translation.ko.json [--media media.json] [--formats "[srt, vtt]"]
 writes out/ep01.ja.srt, out/ep01.ko.srt (and .vtt) and out/ep01.qa.json.
 """
 
@@ -13,12 +14,16 @@ import time
 from pathlib import Path
 
 from autokr import languages
-from autokr.config import step_settings
+from autokr.config import add_config_options, config_from_options, source_label, step_settings
 from autokr.errors import ConfigError
 from autokr.layout import Layout, lay_out, rules_for
 from autokr.memory import step_memory
 from autokr.records import (
     QA,
+    Media,
+    Run,
+    Transcript,
+    Translation,
     read_media,
     read_transcript,
     read_translation,
@@ -62,49 +67,57 @@ def make_subtitles(
     started = time.time()
     transcript = read_transcript(transcript_path)
     media = read_media(media_path) if media_path else None
-    frame_rate = (media.frame_rate if media else None) or AUDIO_ONLY_FRAME_RATE
-    if frame_rate < STILL_PICTURE_FPS:
-        frame_rate = AUDIO_ONLY_FRAME_RATE
+    frame_rate = gap_frame_rate(media)
     overrides = layout or {}
     source_code = transcript.language if source_label == "orig" else source_label
     src_rules = rules_for(_rules_key(source_code), overrides.get(source_label))
-    paths = subtitle_paths(prefix, source_label, list(translations), list(formats), bilingual)
-
-    layouts: dict[str, Layout] = {
-        source_label: lay_out(
-            source_cues(transcript, sentence_options), src_rules, frame_rate, transcript.duration
-        )
-    }
+    cues = source_cues(transcript, sentence_options)
+    layouts = {source_label: lay_out(cues, src_rules, frame_rate, transcript.duration)}
     loaded = {label: read_translation(path) for label, path in translations.items()}
     for label, translation in loaded.items():
         rules = rules_for(_rules_key(label), overrides.get(label))
         cues = target_cues(translation)
         layouts[label] = lay_out(cues, rules, frame_rate, transcript.duration, src_rules)
 
+    paths = subtitle_paths(prefix, source_label, list(translations), list(formats), bilingual)
     for (label, fmt), path in paths.files.items():
         write_layout(layouts[label], path, fmt)
     for label, path in paths.bilingual.items():
         write_text_atomic(path, compose_bilingual(layouts[label], src_rules))
-
-    seconds = {"transcribe": round(transcript.run.seconds, 3)}
-    if media:
-        seconds = {"extract_audio": round(media.run.seconds, 3), **seconds}
-    seconds |= {f"translate.{label}": round(t.run.seconds, 3) for label, t in loaded.items()}
-    seconds["make_srt"] = round(time.time() - started, 3)
     runs = {"transcribe": transcript.run, **{f"translate.{k}": t.run for k, t in loaded.items()}}
-    if media:
-        runs = {"extract_audio": media.run, **runs}
+    runs = {"extract_audio": media.run, **runs} if media else runs
+    qa = qa_report(video, transcript, loaded, layouts, runs, started)
+    settings = {"frame_rate": frame_rate, "formats": list(formats), "bilingual": bilingual}
+    write_record(dataclasses.replace(qa, settings=settings), qa_path)
+    for label, lay in layouts.items():
+        log.info("%s: %d cues, %d rule breaks left", label, len(lay.cues), len(lay.breaks))
+
+
+def gap_frame_rate(media: Media | None) -> float:
+    """The frame rate that sets the gap between cues: the video's, unless it has none."""
+    rate = (media.frame_rate if media else None) or AUDIO_ONLY_FRAME_RATE
+    return AUDIO_ONLY_FRAME_RATE if rate < STILL_PICTURE_FPS else rate
+
+
+def qa_report(
+    video: str,
+    transcript: Transcript,
+    translations: dict[str, Translation],
+    layouts: dict[str, Layout],
+    runs: dict[str, Run],
+    started: float,
+) -> QA:
+    """A video's QA report: what each step found, did, took and left to fix."""
     own = step_memory()
     peaks = {step: max(run.peak_rss_mb, run.children_peak_rss_mb) for step, run in runs.items()}
-    peaks["make_srt"] = max(own["peak_rss_mb"], own["children_peak_rss_mb"])
-    qa = QA(
+    return QA(
         video=video,
         duration=transcript.duration,
         language=transcript.language,
         language_probability=transcript.language_probability,
         cues={label: len(lay.cues) for label, lay in layouts.items()},
         decisions=transcript.decisions,
-        retries={label: t.retries for label, t in loaded.items()},
+        retries={label: t.retries for label, t in translations.items()},
         rule_breaks={
             label: [
                 {**dataclasses.asdict(b), "cue": b.cue + 1, "at": round(lay.cues[b.cue].start, 3)}
@@ -112,17 +125,16 @@ def make_subtitles(
             ]
             for label, lay in layouts.items()
         },
-        seconds=seconds,
-        settings={"frame_rate": frame_rate, "formats": list(formats), "bilingual": bilingual},
-        # Tries a step took: above 1 when it ran out of memory and was retried lighter.
-        attempts={
-            "transcribe": transcript.run.attempt,
-            **{f"translate.{label}": t.run.attempt for label, t in loaded.items()},
+        seconds={
+            **{step: round(run.seconds, 3) for step, run in runs.items()},
+            "make_srt": round(time.time() - started, 3),
         },
-        # Batched pieces that failed a decoder guard and were decoded again,
-        # and speech that no word covered.
-        peak_memory_mb=peaks,
+        # Tries a step took: above 1 when it ran out of memory and was retried lighter.
+        attempts={s: r.attempt for s, r in runs.items() if s != "extract_audio"},
+        peak_memory_mb={**peaks, "make_srt": max(own["peak_rss_mb"], own["children_peak_rss_mb"])},
         gpu_peak_mb={s: r.gpu_peak_mb for s, r in runs.items() if r.gpu_peak_mb is not None},
+        # Batched pieces that failed a guard and were decoded again, and speech
+        # that no word covered.
         transcription=transcript.mode,
         redecoded=transcript.redecoded,
         redecoded_seconds=transcript.redecoded_seconds,
@@ -130,9 +142,6 @@ def make_subtitles(
         uncovered_after=transcript.uncovered_after,
         uncovered=transcript.uncovered,
     )
-    write_record(qa, qa_path)
-    for label, lay in layouts.items():
-        log.info("%s: %d cues, %d rule breaks left", label, len(lay.cues), len(lay.breaks))
 
 
 def _rules_key(label: str) -> str:
@@ -143,8 +152,12 @@ def _rules_key(label: str) -> str:
         return label
 
 
+#: The config keys this step reads; each is an option when it runs by hand.
+KEYS = ["source_language", "subtitles", "translate.sentences"]
+
+
 def main(argv: list[str] | None = None) -> None:
-    """The command line: parse the arguments, run the step."""
+    """The command line: the records to lay out, and the step's config keys as options."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("prefix", help="path and name of the outputs, without extensions")
     parser.add_argument("--transcript", required=True)
@@ -152,29 +165,30 @@ def main(argv: list[str] | None = None) -> None:
         "--translation", action="append", default=[], metavar="LANG=FILE", help="repeatable"
     )
     parser.add_argument("--media", help="media.json from extract_audio (for the frame rate)")
-    parser.add_argument("--source", default="ja", help="label of the source subtitle file")
-    parser.add_argument("--formats", nargs="+", default=["srt"], choices=("srt", "vtt"))
-    parser.add_argument("--bilingual", action="store_true")
+    add_config_options(parser, KEYS)
     parser.add_argument("--log", help="also write the log to this file")
     args = parser.parse_args(argv)
     translations = dict(item.split("=", 1) for item in args.translation)
     Path(args.prefix).parent.mkdir(parents=True, exist_ok=True)
-    run_step(
-        "make_srt",
-        args.prefix,
-        args.log,
-        lambda: make_subtitles(
+
+    def work() -> None:
+        config = config_from_options(args, KEYS)
+        subtitles = config["subtitles"]
+        make_subtitles(
             Path(args.prefix).name,
             args.prefix,
             args.transcript,
             translations,
             f"{args.prefix}.qa.json",
             args.media,
-            args.source,
-            tuple(args.formats),
-            args.bilingual,
-        ),
-    )
+            source_label(config),
+            tuple(subtitles["formats"]),
+            subtitles["bilingual"],
+            subtitles["layout"],
+            SentenceOptions(**config["translate"]["sentences"]),
+        )
+
+    run_step("make_srt", args.prefix, args.log, work)
 
 
 # Snakemake runs a script as __main__ too, with `snakemake` already defined.

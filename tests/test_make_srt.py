@@ -137,7 +137,7 @@ def test_by_hand_writes_every_format_and_the_qa_report(tmp_path, python):
     prefix = tmp_path / "subs" / "ep 01"
     cmd = [python, ROOT / "scripts" / "make_srt.py", prefix, "--transcript"]
     cmd += [tmp_path / "transcript.json", "--translation", f"ko={tmp_path / 'translation.ko.json'}"]
-    cmd += ["--media", tmp_path / "media.json", "--formats", "srt", "vtt", "--bilingual"]
+    cmd += ["--media", tmp_path / "media.json", "--formats", "[srt, vtt]", "--bilingual", "true"]
     subprocess.run(cmd, check=True)
     folder = tmp_path / "subs"
     assert sorted(p.name for p in folder.iterdir()) == [
@@ -165,7 +165,14 @@ def test_by_hand_writes_every_format_and_the_qa_report(tmp_path, python):
 def test_detected_source_language_names_the_orig_file_and_keeps_its_rules(tmp_path, python):
     write_inputs(tmp_path)
     prefix = tmp_path / "ep"
-    cmd = [python, ROOT / "scripts" / "make_srt.py", prefix, "--source", "orig", "--transcript"]
+    cmd = [
+        python,
+        ROOT / "scripts" / "make_srt.py",
+        prefix,
+        "--source-language",
+        "auto",
+        "--transcript",
+    ]
     subprocess.run([*cmd, tmp_path / "transcript.json"], check=True)
     [cue] = srt.parse((tmp_path / "ep.orig.srt").read_text(encoding="utf-8"))
     assert cue.content == "今日は晴れです。"
