@@ -148,18 +148,7 @@ def summarise(
     ``earlier`` says, for videos that failed in this run, what became of the
     subtitles an earlier run made.
     """
-    done: list[tuple[QA, str]] = []
-    failed: list[Failure] = []
-    for video in videos:
-        failure = failed_this_run(results, video, targets, run_started)
-        finished = None if failure else _finished(results, video, targets)
-        if failure:
-            failed.append(dataclasses.replace(failure, earlier=(earlier or {}).get(video, "")))
-        elif finished:
-            qa, written = finished
-            done.append((qa, "done" if written >= run_started else "unchanged"))
-        else:
-            failed.append(find_failure(results, video, targets))
+    done, failed = _sort_out(results, videos, targets, run_started, earlier or {})
     states = Counter(state for _, state in done)
     kinds = Counter(s.kind for s in skipped)
     why = ", ".join(f"{n} {kind}" for kind, n in sorted(kinds.items()))
@@ -200,6 +189,29 @@ def summarise(
         ),
     ]
     return "\n".join(head + [line for section in sections for line in section])
+
+
+def _sort_out(
+    results: Path,
+    videos: dict[str, Path],
+    targets: list[str],
+    run_started: float,
+    earlier: dict[str, str],
+) -> tuple[list[tuple[QA, str]], list[Failure]]:
+    """The finished videos (with ``done`` or ``unchanged``) and the failed ones."""
+    done: list[tuple[QA, str]] = []
+    failed: list[Failure] = []
+    for video in videos:
+        failure = failed_this_run(results, video, targets, run_started)
+        finished = None if failure else _finished(results, video, targets)
+        if failure:
+            failed.append(dataclasses.replace(failure, earlier=earlier.get(video, "")))
+        elif finished:
+            qa, written = finished
+            done.append((qa, "done" if written >= run_started else "unchanged"))
+        else:
+            failed.append(find_failure(results, video, targets))
+    return done, failed
 
 
 def _table(title: str, columns: list[str], rows: list[list], intro: str = "") -> list[str]:
