@@ -30,8 +30,10 @@ $(VENV)/.setup-test-done: $(VENV)/.setup-done requirements-test.txt
 run: setup
 	$(BIN)/python scripts/run_workflow.py $(ARGS)
 
+# Fetch and convert the configured models (the workflow's own model steps), e.g.
+# on a machine with network access before running offline.
 models: setup
-	$(BIN)/python scripts/download_models.py $(ARGS)
+	$(BIN)/snakemake models $(ARGS)
 
 test: setup-test
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

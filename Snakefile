@@ -12,6 +12,7 @@ configfile: "config/config.yaml"
 
 
 include: "rules/common.smk"
+include: "rules/models.smk"
 include: "rules/steps.smk"
 
 
@@ -19,6 +20,10 @@ rule all:
     default_target: True
     input:
         subtitle_targets,
+
+
+onstart:
+    record_owner(Path.cwd())
 
 
 onsuccess:

@@ -10,6 +10,8 @@ from autokr.config import output_settings, source_label, target_codes, validate_
 from autokr.devices import ATTEMPTS
 from autokr.discovery import Scan, scan_videos
 from autokr.errors import ConfigError
+from autokr.run_lock import record_owner
+from autokr.model_store import converted_path, manifest_path, weights_needed
 from autokr.subtitles import subtitle_paths
 from autokr.summary import write_summary
 
@@ -18,6 +20,7 @@ try:
 except ConfigError as exc:
     sys.exit(f"autokr: config: {exc}")
 
+MODELS = config["models_dir"]
 RUN_STARTED = time.time()
 TARGETS = target_codes(config)
 SOURCE_LABEL = source_label(config)
@@ -31,6 +34,9 @@ SUBTITLES = subtitle_paths(
 
 
 wildcard_constraints:
+    kind="whisper|nllb",
+    slug="[^/]+",
+    weights="[a-z0-9_]+",
     lang="|".join(re.escape(code) for code in TARGETS),
 
 
@@ -92,6 +98,43 @@ def changed_settings(step):
     return output_settings(config, step)
 
 
+def model_manifest(kind):
+    """The manifest download_model writes for the configured model of ``kind``."""
+    step = "transcribe" if kind == "whisper" else "translate"
+    return manifest_path(MODELS, kind, config[step]["model"])
+
+
+def translation_models():
+    """What a translate job loads: the CTranslate2 conversions its device may need, or the
+    checkpoint for the transformers backend."""
+    settings = config["translate"]
+    needed = weights_needed(
+        settings["backend"], settings["device"], settings["compute_type"]
+    )
+    if not needed:
+        return [model_manifest("nllb")]
+    return [converted_path(MODELS, settings["model"], weights) for weights in needed]
+
+
+def model_manifests():
+    """Every manifest the model jobs take as input (what `make models` prepares)."""
+    return [model_manifest("whisper"), *translation_models()]
+
+
+def configured_model(wildcards):
+    """The configured model of a download_model job's kind."""
+    return config["transcribe" if wildcards.kind == "whisper" else "translate"]["model"]
+
+
+def gpu_units(step):
+    """GPUs a job of ``step`` asks for: none when configured for the CPU.
+
+    On a cluster the scheduler gets this as the job's GPU request; on one
+    machine `--resources gpu=N` lets N such jobs run at once, one card each.
+    """
+    return 0 if config[step]["device"] == "cpu" else 1
+
+
 def attempt_number(wildcards, attempt):
     """Snakemake's try count, handed to a step as a resource so that it is no param."""
     return attempt
@@ -110,7 +153,12 @@ def subtitle_prefix(wildcards):
 
 
 def report_batch():
-    """Write and print results/summary.md: what finished, what was skipped, what failed."""
+    """Write and print results/summary.md: what finished, what was skipped, what failed.
+
+    Not for a run that never needed the videos (`make models`, say).
+    """
+    if not _SCAN:
+        return
     found = scan()
     text = write_summary(
         Path("results"),

@@ -27,6 +27,9 @@ rule transcribe:
         # Not read: it makes a replaced video redo its transcript even after
         # the temporary audio is gone (Snakemake skips a missing temp file).
         video=video_path,
+        # ancient: a model change reruns through the params; touching the
+        # models folder reruns nothing.
+        model=ancient(model_manifest("whisper")),
     output:
         transcript="results/videos/{video}/transcript.json",
     log:
@@ -38,7 +41,8 @@ rule transcribe:
         "../envs/transcribe.yaml"
     threads: config["transcribe"]["threads"]
     resources:
-        gpu=1,
+        gpu=gpu_units("transcribe"),
+        model_jobs=1,
         attempt=attempt_number,
     # Only settings that change the transcript are params (so they decide
     # reruns); the step reads the rest, such as the device, from the config.
@@ -52,6 +56,7 @@ rule transcribe:
 rule translate:
     input:
         transcript="results/videos/{video}/transcript.json",
+        models=[ancient(path) for path in translation_models()],
     output:
         translation="results/videos/{video}/translation.{lang}.json",
     log:
@@ -63,7 +68,8 @@ rule translate:
         "../envs/translate.yaml"
     threads: config["translate"]["threads"]
     resources:
-        gpu=1,
+        gpu=gpu_units("translate"),
+        model_jobs=1,
         attempt=attempt_number,
     params:
         settings=changed_settings("translate"),

@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from autokr.config import read_config
 from autokr.errors import ConfigError
-from clear_stale_lock import clear_stale_lock
+from autokr.run_lock import clear_stale_lock
 
 EXAMPLE = "example"
 DEFAULT_VIDEOS = "videos"
@@ -57,9 +57,16 @@ def with_config(args: list[str], item: str) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     """Run Snakemake as `make run` does; return its exit status."""
     args = list(sys.argv[1:] if argv is None else argv)
-    if clear_stale_lock(Path.cwd()):
+    removed, kept = clear_stale_lock(Path.cwd())
+    if removed:
         print(
             "autokr: removed a stale lock left by a run that was killed; going on", file=sys.stderr
+        )
+    elif kept:
+        print(
+            f"autokr: the folder is locked ({kept}); if no run is going, clear it with "
+            "'.venv/bin/snakemake --unlock'",
+            file=sys.stderr,
         )
     example = wants_example(args)
     if example:

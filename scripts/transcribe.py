@@ -7,6 +7,7 @@ Under Snakemake: rule ``transcribe``. By hand, with any transcribe.* key as an o
 import argparse
 import dataclasses
 import logging
+import os
 import socket
 import time
 
@@ -14,12 +15,13 @@ from autokr import asr, languages
 from autokr.config import RUN_ONLY, add_config_options, config_from_options, step_settings
 from autokr.devices import (
     Attempt,
+    claim_gpu,
     cpu_threads,
     out_of_memory_as_one_line,
     resolve_placement,
 )
 from autokr.memory import GpuMemorySampler, step_memory
-from autokr.records import write_record
+from autokr.records import ModelManifest, read_record, write_record
 from autokr.steps import run_step, snakemake_log
 from autokr.switches import hold
 
@@ -34,11 +36,13 @@ def transcribe_audio(
     compute_type: str = "auto",
     threads: int | None = None,
     attempt: Attempt | None = None,
+    model_folder: str | None = None,
 ) -> None:
     """Load the model, transcribe ``audio`` and write the transcript to ``out``.
 
     ``attempt`` is Snakemake's retry count: each retry after running out of
     memory halves the batch (see ``Attempt`` for what gets lighter after that).
+    ``model_folder`` is where download_model put ``options.model``, if it did.
     """
     started = time.time()
     attempt = attempt or Attempt()
@@ -57,7 +61,7 @@ def transcribe_audio(
         out_of_memory_as_one_line(audio, placement, options.batch_size, attempt),
         GpuMemorySampler(placement.device) as gpu,
     ):
-        model = asr.load_model(options.model, placement, cpu_threads(threads))
+        model = asr.load_model(model_folder or options.model, placement, cpu_threads(threads))
         hold("transcribe.model")
         transcript = asr.transcribe(model, audio, options, placement)
     transcript = dataclasses.replace(
@@ -75,6 +79,7 @@ def transcribe_audio(
             host=socket.gethostname(),
             attempt=attempt.number,
             batch_size=options.batch_size,
+            gpu=os.environ.get("CUDA_VISIBLE_DEVICES", ""),
             **step_memory(gpu),
         ),
     )
@@ -94,11 +99,21 @@ def options_from(language: str, settings: dict) -> asr.TranscribeOptions:
 
 
 def transcribe_with_config(
-    audio: str, out: str, config: dict, threads: int | None = None, attempt: Attempt | None = None
+    audio: str,
+    out: str,
+    config: dict,
+    threads: int | None = None,
+    attempt: Attempt | None = None,
+    model_folder: str | None = None,
 ) -> None:
-    """Run the step with a whole (checked, filled) config, as the workflow does."""
+    """Run the step with a whole (checked, filled) config, as the workflow does.
+
+    A job that may use a GPU first takes a free card of its own (``claim_gpu``).
+    """
     settings = step_settings(config, "transcribe")
     machine = {key: settings.pop(key) for key in RUN_ONLY["transcribe"]}
+    if machine["device"] != "cpu":
+        claim_gpu(config["gpus"])
     transcribe_audio(
         audio,
         out,
@@ -107,6 +122,7 @@ def transcribe_with_config(
         machine["compute_type"],
         threads or machine["threads"],
         attempt,
+        model_folder,
     )
 
 
@@ -134,6 +150,8 @@ def main(argv: list[str] | None = None) -> None:
 if "snakemake" in globals():
     snakemake = globals()["snakemake"]
     # Params hold only what decides reruns; the step runs with every setting.
+    # The model is on disk (download_model): a job never reaches the Hub.
+    os.environ["HF_HUB_OFFLINE"] = "1"
     run_step(
         "transcribe",
         snakemake.wildcards.video,
@@ -144,6 +162,7 @@ if "snakemake" in globals():
             snakemake.config,
             snakemake.threads,
             Attempt(snakemake.resources.attempt),
+            read_record(ModelManifest, snakemake.input.model).folder,
         ),
     )
 elif __name__ == "__main__":

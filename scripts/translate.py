@@ -8,6 +8,7 @@ Under Snakemake: rule ``translate``. By hand, with any translate.* key as an opt
 import argparse
 import dataclasses
 import logging
+import os
 import socket
 import time
 
@@ -16,13 +17,23 @@ from autokr.config import add_config_options, config_from_options, step_settings
 from autokr.devices import (
     Attempt,
     backend_library,
+    claim_gpu,
     cpu_threads,
     out_of_memory_as_one_line,
     resolve_placement,
 )
-from autokr.errors import ConfigError
+from autokr.errors import ConfigError, ModelError
 from autokr.memory import GpuMemorySampler, step_memory
-from autokr.records import Cue, Run, Transcript, Translation, read_transcript, write_record
+from autokr.records import (
+    Cue,
+    ModelManifest,
+    Run,
+    Transcript,
+    Translation,
+    read_record,
+    read_transcript,
+    write_record,
+)
 from autokr.sentences import SentenceOptions, join_sentences, share_text
 from autokr.steps import run_step, snakemake_log
 from autokr.switches import hold
@@ -47,10 +58,12 @@ def translate_transcript(
     device: str = "auto",
     threads: int | None = None,
     attempt: Attempt | None = None,
+    prepared: dict[str, str] | None = None,
 ) -> None:
     """Translate a transcript sentence by sentence into ``target``; write the cues to ``out``.
 
     ``attempt`` is Snakemake's try: each retry after running out of memory halves the batch.
+    ``prepared`` holds the folders the model steps made, by stored weights (see ``_prepared``).
     """
     started = time.time()
     attempt = attempt or Attempt()
@@ -59,6 +72,8 @@ def translate_transcript(
     transcript = read_transcript(transcript_path)
     src, tgt = _nllb_codes(transcript_path, transcript, source, target)
     placement = _placement(options, device, attempt, configured.batch_size)
+    if prepared:
+        options = dataclasses.replace(options, model=_prepared(prepared, placement))
     sentence_options = sentence_options or SentenceOptions()
     sentences = join_sentences(transcript.segments, sentence_options)
     translated, retries, gpu = [], [], None
@@ -79,8 +94,9 @@ def translate_transcript(
             )
     cues = tuple(sentence_cues(sentences, translated, retries, tgt))
     run = Run(placement.device, placement.compute_type, started, time.time(), socket.gethostname())
+    card = os.environ.get("CUDA_VISIBLE_DEVICES", "")
     run = dataclasses.replace(
-        run, attempt=attempt.number, batch_size=options.batch_size, **step_memory(gpu)
+        run, attempt=attempt.number, batch_size=options.batch_size, gpu=card, **step_memory(gpu)
     )
     translation = Translation(
         source_language=src,
@@ -106,6 +122,18 @@ def _nllb_codes(path: str, transcript: Transcript, source: str, target: str) -> 
     except ConfigError as exc:  # a detected language NLLB cannot translate
         raise ConfigError(f"{path}: {exc}") from None
     return src, languages.target_language(target).nllb
+
+
+def _prepared(prepared: dict[str, str], placement) -> str:
+    """The prepared folder this try loads: the conversion storing its weights, or the checkpoint."""
+    weights = mt.stored_weights(placement.compute_type)
+    folder = prepared.get(weights) or prepared.get("checkpoint")
+    if folder is None:
+        raise ModelError(
+            f"no {weights} conversion was prepared for {placement.device} "
+            f"(prepared: {', '.join(sorted(prepared))}); run the workflow again to make it"
+        )
+    return folder
 
 
 def _placement(options: mt.TranslateOptions, device: str, attempt: Attempt, batch: int):
@@ -142,12 +170,18 @@ def translate_with_config(
     config: dict,
     threads: int | None = None,
     attempt: Attempt | None = None,
+    prepared: dict[str, str] | None = None,
 ) -> None:
-    """Run the step with a whole (checked, filled) config, as the workflow does."""
+    """Run the step with a whole (checked, filled) config, as the workflow does.
+
+    A job that may use a GPU first takes a free card of its own (``claim_gpu``).
+    """
     settings = step_settings(config, "translate")
     sentences = settings.pop("sentences")
     device = settings.pop("device")
     configured_threads = settings.pop("threads")
+    if device != "cpu":
+        claim_gpu(config["gpus"])
     translate_transcript(
         transcript,
         out,
@@ -158,7 +192,14 @@ def translate_with_config(
         device,
         threads or configured_threads,
         attempt,
+        prepared,
     )
+
+
+def prepared_models(manifests: list[str]) -> dict[str, str]:
+    """The folders the model steps prepared, by stored weights ("checkpoint": not converted)."""
+    read = [read_record(ModelManifest, path) for path in manifests]
+    return {m.weights or "checkpoint": m.folder for m in read}
 
 
 #: The config keys this step reads; each is an option when it runs by hand.
@@ -188,6 +229,9 @@ def main(argv: list[str] | None = None) -> None:
 if "snakemake" in globals():
     snakemake = globals()["snakemake"]
     # Params hold only what decides reruns; the step runs with every setting.
+    # The models are on disk (download_model, convert_model): a job never
+    # reaches the Hub and never converts.
+    os.environ["HF_HUB_OFFLINE"] = "1"
     run_step(
         "translate",
         snakemake.wildcards.video,
@@ -199,6 +243,7 @@ if "snakemake" in globals():
             snakemake.config,
             snakemake.threads,
             Attempt(snakemake.resources.attempt),
+            prepared_models(snakemake.input.models),
         ),
     )
 elif __name__ == "__main__":

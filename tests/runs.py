@@ -72,7 +72,10 @@ def make_run(project: Path, *args: str) -> subprocess.CompletedProcess:
 
 
 def start_snakemake(
-    project: Path, env: dict | None = None, output: Path | None = None
+    project: Path,
+    env: dict | None = None,
+    output: Path | None = None,
+    args: list[str] | None = None,
 ) -> subprocess.Popen:
     """Snakemake in the background, in its own process group (so it can be killed whole).
 
@@ -81,7 +84,7 @@ def start_snakemake(
     sink = open(output, "w", encoding="utf-8") if output else subprocess.DEVNULL  # noqa: SIM115
     try:
         return subprocess.Popen(
-            [str(project / ".venv" / "bin" / "snakemake")],
+            [str(project / ".venv" / "bin" / "snakemake"), *(args or [])],
             cwd=project,
             stdout=sink,
             stderr=subprocess.STDOUT,
@@ -99,9 +102,9 @@ def hold_at(point: str, folder: Path) -> dict[str, str]:
     return {"AUTOKR_HOLD": f"{point}:{folder}"}
 
 
-def held(point: str, folder: Path) -> Callable[[], bool]:
-    """A check that a step is waiting at ``point``."""
-    return (folder / f"{point}.held").exists
+def held(point: str, folder: Path, jobs: int = 1) -> Callable[[], bool]:
+    """A check that ``jobs`` steps are waiting at ``point``."""
+    return lambda: len(list(folder.glob(f"{point}.*.held"))) >= jobs
 
 
 def release(folder: Path) -> None:
@@ -170,11 +173,12 @@ def korean_text(project: Path, video: str) -> str:
 
 
 def files_outside_results(project: Path) -> set[str]:
-    """Every file in the project that autokr did not put under results/ or .snakemake/."""
+    """Every file in the project that autokr did not put under results/, models/ (the
+    models folder) or .snakemake/."""
     found = set()
     for folder, _dirs, files in os.walk(project):  # links are not followed
         relative = Path(folder).relative_to(project)
-        if relative.parts[:1] in (("results",), (".snakemake",)):
+        if relative.parts[:1] in (("results",), ("models",), (".snakemake",)):
             continue
         found |= {str(relative / name) for name in files}
     return found

@@ -47,11 +47,14 @@ def test_the_first_make_run_subtitles_the_bundled_example(fresh):
     # The example is a still picture at 1 fps: its two frames are no 2 s gap.
     assert qa.settings["frame_rate"] == 24.0
     assert not [b for b in qa.rule_breaks["ja"] if b["rule"] == "too_short"]
-    assert [rule for rule, _ in started_jobs(result.stderr)] == [
+    assert sorted(rule for rule, _ in started_jobs(result.stderr)) == [
+        "convert_model",
+        "download_model",
+        "download_model",
         "extract_audio",
+        "make_srt",
         "transcribe",
         "translate",
-        "make_srt",
     ]
 
 

@@ -1,6 +1,6 @@
 """The project's own files: conda envs against pip pins, formatting, the lock helper."""
 
-import os
+import json
 import re
 import subprocess
 import sys
@@ -12,7 +12,7 @@ import yaml
 from conftest import ROOT
 
 sys.path.insert(0, str(ROOT / "scripts"))
-from clear_stale_lock import clear_stale_lock
+from autokr.run_lock import OWNER, clear_stale_lock, record_owner
 
 
 def pins(path: Path) -> dict[str, str]:
@@ -29,14 +29,16 @@ def pins(path: Path) -> dict[str, str]:
 def test_every_rule_has_an_env_and_envs_pin_what_pip_pins():
     pip = pins(ROOT / "requirements.txt") | pins(ROOT / "requirements-torch.txt")
     in_envs = {}
-    for rule in ("extract_audio", "transcribe", "translate", "make_srt"):
+    rules = (ROOT / "rules" / "steps.smk").read_text() + (ROOT / "rules" / "models.smk").read_text()
+    steps = ("extract_audio", "transcribe", "translate", "make_srt")
+    for rule in (*steps, "download_model", "convert_model"):
         env = yaml.safe_load((ROOT / "envs" / f"{rule}.yaml").read_text(encoding="utf-8"))
         assert "conda-forge" in env["channels"]
         [pip_section] = [d["pip"] for d in env["dependencies"] if isinstance(d, dict)]
         for line in pip_section:
             name, version = line.split("==")
             in_envs[re.sub(r"[-_.]+", "-", name).lower()] = version
-        assert f'"../envs/{rule}.yaml"' in (ROOT / "rules" / "steps.smk").read_text()
+        assert f'"../envs/{rule}.yaml"' in rules
     # snakemake, PyYAML and jsonschema run the workflow itself, not a rule.
     assert {k: v for k, v in pip.items() if k not in {"snakemake", "pyyaml", "jsonschema"}} == (
         in_envs
@@ -62,55 +64,40 @@ def make_lock(workdir: Path) -> Path:
     return lock
 
 
-def test_stale_lock_is_cleared(tmp_path):
+def dead_pid() -> int:
+    process = subprocess.Popen(["true"])
+    process.wait()
+    return process.pid
+
+
+def test_the_lock_of_a_run_gone_from_this_host_is_cleared(tmp_path):
     lock = make_lock(tmp_path)
-    assert clear_stale_lock(tmp_path)
+    record_owner(tmp_path, dead_pid())
+    assert clear_stale_lock(tmp_path) == (True, "")
     assert not lock.exists()
 
 
-def test_lock_of_a_live_run_is_kept(tmp_path):
+def test_the_lock_of_a_live_run_is_kept(tmp_path):
     lock = make_lock(tmp_path)
-    # Any process in that folder with "snakemake" on its command line counts as live.
-    live = subprocess.Popen(
-        [sys.executable, "-c", "import time; time.sleep(30)", "snakemake"], cwd=tmp_path
-    )
+    live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)", "snakemake"])
     try:
         deadline = time.time() + 10
         cmdline = Path(f"/proc/{live.pid}/cmdline")
         while b"snakemake" not in cmdline.read_bytes() and time.time() < deadline:
             time.sleep(0.01)  # until the child has exec'd
-        assert not clear_stale_lock(tmp_path)
+        record_owner(tmp_path, live.pid)
+        assert clear_stale_lock(tmp_path) == (False, f"held by a live run (process {live.pid})")
         assert lock.exists()
     finally:
         live.kill()
         live.wait()
 
 
-def test_make_models_prepares_configured_local_models(tmp_path, whisper_model, nllb_model):
-    mine = tmp_path / "mine.yaml"
-    mine.write_text(
-        yaml.safe_dump(
-            {"transcribe": {"model": str(whisper_model)}, "translate": {"model": str(nllb_model)}}
-        ),
-        encoding="utf-8",
-    )
-    env = {**os.environ, "AUTOKR_CACHE": str(tmp_path / "cache")}
-    cmd = [sys.executable, "scripts/download_models.py", "--configfile", str(mine)]
-    result = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env=env)
-    assert result.returncode == 0, result.stderr
-    assert f"transcribe.model: {whisper_model}" in result.stdout
-    # The CTranslate2 backend's conversion is made ahead too, for offline machines.
-    [converted] = (tmp_path / "cache" / "ctranslate2").iterdir()
-    assert f"translate.model: {converted}" in result.stdout
-    assert (converted / "model.bin").exists() and (converted / "tokenizer.json").exists()
-
-
-def test_make_models_names_a_model_it_cannot_get(tmp_path):
-    mine = tmp_path / "mine.yaml"
-    mine.write_text("transcribe:\n  model: no-such-org/no-such-whisper\n", encoding="utf-8")
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "AUTOKR_CACHE": str(tmp_path / "cache")}
-    cmd = [sys.executable, "scripts/download_models.py", "--configfile", str(mine)]
-    result = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env=env)
-    assert result.returncode == 1
-    assert "autokr: model 'no-such-org/no-such-whisper' (transcribe.model)" in result.stderr
-    assert "Traceback" not in result.stderr
+def test_a_lock_it_cannot_prove_dead_is_never_removed(tmp_path):
+    # On a folder shared between machines, a run on another node is invisible
+    # from here; and a lock with no record of its run proves nothing.
+    lock = make_lock(tmp_path)
+    assert clear_stale_lock(tmp_path) == (False, "no record of the run that holds it")
+    (tmp_path / OWNER).write_text(json.dumps({"host": "node-17", "pid": 4242}), "utf-8")
+    assert clear_stale_lock(tmp_path) == (False, "held by a run on host node-17 (process 4242)")
+    assert lock.exists()

@@ -164,3 +164,61 @@ def cpu_threads(threads: int | None) -> int:
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     cores = cores or 1
     return min(threads, cores) if threads and threads > 0 else cores
+
+
+#: Where GPU jobs on this machine lock their cards (``AUTOKR_GPU_LOCKS`` moves it).
+GPU_LOCKS_ENV = "AUTOKR_GPU_LOCKS"
+_held_cards: list[int] = []  # lock files held open for the process's life
+
+
+def claim_gpu(gpus: list | None = None, every: float = 0.2) -> str | None:
+    """Take a free GPU for the rest of this process's life; return it, or None.
+
+    Snakemake counts a ``gpu`` resource but never says which card a job should
+    use, so two jobs under ``--resources gpu=2`` would both land on card 0.
+    Each job locks one card (an ``fcntl`` lock, which the system drops if the
+    job dies) and sets ``CUDA_VISIBLE_DEVICES`` to it before any CUDA call. A
+    job a scheduler gave cards (SLURM sets ``CUDA_VISIBLE_DEVICES``) keeps
+    them. ``gpus`` lists the cards to share out (config ``gpus``); None is
+    every card visible. With all cards taken (more GPU jobs than cards), the
+    job waits for one.
+    """
+    import fcntl
+    import tempfile
+    import time
+    from pathlib import Path
+
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if os.environ.get("SLURM_JOB_ID"):  # the scheduler chose (or gave none)
+        return visible
+    cards = [str(card) for card in gpus] if gpus else _visible_cards(visible)
+    if not cards:
+        return None
+    default = Path(tempfile.gettempdir()) / f"autokr-gpus-{os.getuid()}"
+    folder = Path(os.environ.get(GPU_LOCKS_ENV) or default)
+    folder.mkdir(parents=True, exist_ok=True)
+    while True:
+        for card in cards:
+            fd = os.open(folder / f"gpu-{card}.lock", os.O_CREAT | os.O_RDWR, 0o666)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                continue
+            _held_cards.append(fd)
+            os.environ["CUDA_VISIBLE_DEVICES"] = card
+            return card
+        time.sleep(every)
+
+
+def _visible_cards(visible: str | None) -> list[str]:
+    """The cards this machine shows: CUDA_VISIBLE_DEVICES's list, else the driver's count."""
+    if visible is not None:
+        return [card for card in visible.split(",") if card.strip()]
+    try:
+        import pynvml
+
+        pynvml.nvmlInit()
+        return [str(i) for i in range(pynvml.nvmlDeviceGetCount())]
+    except Exception:  # no NVML library or no driver: no cards
+        return []

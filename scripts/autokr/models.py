@@ -82,30 +82,34 @@ def checkpoint_files(repo_files: list[str], model: str = "the repository") -> li
     return sorted({*support, *weights})
 
 
-def fetch_checkpoint(model: str, key: str) -> Path:
+def fetch_checkpoint(model: str, key: str, cache_dir: Path | None = None) -> Path:
     """The local folder of a Hub checkpoint, fetched into the cache when missing.
 
     Online, the repository's file list decides what to fetch (``checkpoint_files``).
     Offline (``HF_HUB_OFFLINE``) or when the Hub cannot be reached, the cached
     snapshot is used if it holds weights; otherwise the error says how to get
-    the model (``not_found``).
+    the model (``not_found``). ``cache_dir`` moves the cache (the models folder).
     """
     from huggingface_hub import snapshot_download
 
+    cache = str(cache_dir) if cache_dir else None
     if offline():
-        return cached_checkpoint(model, key, None)
+        return cached_checkpoint(model, key, None, cache_dir)
     try:
-        listing = [f.filename for f in snapshot_download(model, dry_run=True)]
+        listing = [f.filename for f in snapshot_download(model, dry_run=True, cache_dir=cache)]
     except (OSError, ValueError) as exc:  # not reachable, not found, gated: the cache may have it
-        return cached_checkpoint(model, key, exc.__cause__ or exc)
+        return cached_checkpoint(model, key, exc.__cause__ or exc, cache_dir)
     try:
-        path = snapshot_download(model, allow_patterns=checkpoint_files(listing, model))
+        patterns = checkpoint_files(listing, model)
+        path = snapshot_download(model, allow_patterns=patterns, cache_dir=cache)
     except (OSError, ValueError) as exc:
         raise not_found(model, key, exc) from None
     return Path(path)
 
 
-def cached_checkpoint(model: str, key: str, cause: BaseException | None) -> Path:
+def cached_checkpoint(
+    model: str, key: str, cause: BaseException | None, cache_dir: Path | None = None
+) -> Path:
     """The cached snapshot of a Hub checkpoint, without the network; it must hold weights.
 
     ``cause`` is why the Hub was not asked (None: offline by choice); the error names it.
@@ -113,15 +117,20 @@ def cached_checkpoint(model: str, key: str, cause: BaseException | None) -> Path
     from huggingface_hub import get_cached_repo_tree, snapshot_download
     from huggingface_hub.errors import CachedRepoTreeNotFoundError
 
+    cache = str(cache_dir) if cache_dir else None
     try:
         # The cached listing says which files a whole download holds: the
         # snapshot is checked against it, so it must be narrowed to ours.
-        listing = [f.path for f in get_cached_repo_tree(model)]
+        listing = [f.path for f in get_cached_repo_tree(model, cache_dir=cache)]
         patterns = checkpoint_files(listing, model)
     except (CachedRepoTreeNotFoundError, OSError, ValueError, ModelError):
         patterns = None
     try:
-        folder = Path(snapshot_download(model, local_files_only=True, allow_patterns=patterns))
+        folder = Path(
+            snapshot_download(
+                model, local_files_only=True, allow_patterns=patterns, cache_dir=cache
+            )
+        )
     except (OSError, ValueError) as exc:
         raise not_found(model, key, cause or exc) from None
     try:

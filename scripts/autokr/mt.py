@@ -319,8 +319,17 @@ def ctranslate2_model(model: str, compute_type: str = "int8") -> Path:
     digest = hashlib.sha256(json.dumps(key).encode()).hexdigest()
     name = re.sub(r"[^\w.-]+", "_", model.strip("/"))[-60:]
     folder = ctranslate2_cache() / f"{name}-{weights}-{digest[:12]}"
-    if (folder / "model.bin").exists():
-        return folder
+    if not (folder / "model.bin").exists():
+        convert_checkpoint(source, folder, weights, model)
+    return folder
+
+
+def convert_checkpoint(source: Path, folder: Path, weights: str, model: str) -> None:
+    """Convert the checkpoint in ``source`` to CTranslate2 in ``folder``, storing ``weights``.
+
+    Written to a temporary folder beside it and renamed when whole; temporary
+    folders of killed conversions are removed first.
+    """
     from ctranslate2.converters import TransformersConverter
 
     log.info("converting %s to CTranslate2 (%s) in %s", model, weights, folder)
@@ -344,7 +353,6 @@ def ctranslate2_model(model: str, compute_type: str = "int8") -> Path:
         move_into_place(tmp, folder, model)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    return folder
 
 
 def move_into_place(tmp: Path, folder: Path, model: str) -> None:

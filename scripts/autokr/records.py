@@ -38,6 +38,8 @@ class Run:
     peak_rss_mb: float = 0.0
     children_peak_rss_mb: float = 0.0
     gpu_peak_mb: float | None = None
+    #: The card(s) the job held (CUDA_VISIBLE_DEVICES), or "" when it took none.
+    gpu: str = ""
 
     @property
     def seconds(self) -> float:
@@ -205,7 +207,23 @@ class QA:
     version: int = VERSION
 
 
-Record = Media | Transcript | Translation | QA
+@dataclass(frozen=True)
+class ModelManifest:
+    """What ``download_model`` or ``convert_model`` prepared: a model's folder, and its files.
+
+    Written once per model; the model jobs take it as input and load ``folder``
+    offline. ``weights`` is the stored weight type of a CTranslate2 conversion.
+    """
+
+    model: str
+    kind: str
+    folder: str
+    files: dict[str, int]
+    weights: str = ""
+    version: int = VERSION
+
+
+Record = Media | Transcript | Translation | QA | ModelManifest
 R = TypeVar("R")
 
 

@@ -43,7 +43,7 @@ def fault_switch(batch_size: int, library: str = "ctranslate2") -> None:
 
 #: The hold switch, for tests: ``AUTOKR_HOLD=POINT:FOLDER`` makes a step that
 #: reaches ``POINT`` (``transcribe.model``: its model is loaded) write
-#: ``FOLDER/POINT.held`` and wait there until ``FOLDER/release`` exists. A test
+#: ``FOLDER/POINT.PID.held`` and wait there until ``FOLDER/release`` exists. A test
 #: can then stop or race a run at a moment it chose, however fast the machine.
 #: Unset, it does nothing.
 HOLD_ENV = "AUTOKR_HOLD"
@@ -57,6 +57,6 @@ def hold(point: str) -> None:
         return
     folder_path = Path(folder)
     log.info("held at %s until %s exists", point, folder_path / "release")
-    (folder_path / f"{point}.held").write_text(f"{os.getpid()}\n", encoding="utf-8")
+    (folder_path / f"{point}.{os.getpid()}.held").touch()
     while not (folder_path / "release").exists():
         time.sleep(0.05)

@@ -1,0 +1,39 @@
+# The model steps: each configured model fetched once into the models folder
+# (config models_dir), and NLLB converted for CTranslate2 once. The model jobs
+# take their manifests as input and run offline.
+
+
+localrules:
+    download_model,
+    models,
+
+
+rule models:
+    input:
+        model_manifests(),
+
+
+rule download_model:
+    output:
+        manifest=f"{MODELS}/{{kind}}/{{slug}}/manifest.json",
+    log:
+        "results/logs/download_model/{kind}.{slug}.log",
+    conda:
+        "../envs/download_model.yaml"
+    params:
+        model=configured_model,
+    script:
+        "../scripts/download_model.py"
+
+
+rule convert_model:
+    input:
+        checkpoint=model_manifest("nllb"),
+    output:
+        manifest=f"{MODELS}/ctranslate2/{{slug}}/{{weights}}/manifest.json",
+    log:
+        "results/logs/convert_model/{slug}.{weights}.log",
+    conda:
+        "../envs/convert_model.yaml"
+    script:
+        "../scripts/convert_model.py"

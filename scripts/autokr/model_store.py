@@ -1,0 +1,105 @@
+"""The models folder (``models_dir``): each configured model fetched once, converted once.
+
+``download_model`` and ``convert_model`` write a small manifest beside what
+they fetch or make: the model, the folder that holds it, its files. The model
+jobs take manifests as input and load their folders with the Hub switched
+off, so a job never downloads and never converts. A manifest changes only
+when its step runs again (for a model it has not seen), so touching the cache
+reruns nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from pathlib import Path
+
+from autokr import models
+from autokr.records import ModelManifest, write_record
+
+#: The kinds of model, and the config key that names each.
+KINDS = {"whisper": "transcribe.model", "nllb": "translate.model"}
+
+
+def slug(model: str) -> str:
+    """A folder name for ``model``: readable, and unique by a digest of the whole name.
+
+    A repo id keeps its owner (``facebook_nllb-200-distilled-600M-…``), a
+    local folder its own name.
+    """
+    name = Path(model).name if model.startswith(("/", "~", ".")) else model
+    readable = re.sub(r"[^\w.-]+", "_", name.strip("/"))[-50:].strip("._") or "model"
+    return f"{readable}-{hashlib.sha256(model.encode()).hexdigest()[:8]}"
+
+
+def manifest_path(models_dir: str, kind: str, model: str) -> str:
+    """Where ``download_model`` writes the manifest of a configured model."""
+    return f"{models_dir}/{kind}/{slug(model)}/manifest.json"
+
+
+def converted_path(models_dir: str, model: str, weights: str) -> str:
+    """Where ``convert_model`` writes the manifest of a CTranslate2 conversion."""
+    return f"{models_dir}/ctranslate2/{slug(model)}/{weights}/manifest.json"
+
+
+def weights_needed(backend: str, device: str, compute_type: str) -> list[str]:
+    """The CTranslate2 conversions the translate jobs may load, by the weights they store.
+
+    A job resolves ``device: auto`` on the machine it runs on, so both the
+    CPU's int8 and CUDA's float16 are made for it (a cluster job asks for a
+    GPU and may still land without one). The transformers backend needs none.
+    """
+    from autokr.mt import stored_weights
+
+    if backend != "ctranslate2":
+        return []
+    if compute_type != "auto":
+        return [stored_weights(compute_type)]
+    return {"cpu": ["int8"], "cuda": ["float16"]}.get(device, ["int8", "float16"])
+
+
+def download(kind: str, model: str, into: Path) -> ModelManifest:
+    """Fetch a configured model into ``into`` (a local folder is used where it is)."""
+    local = models.local_folder(model)
+    if local:
+        folder = local.resolve()
+    elif kind == "whisper":
+        folder = Path(_download_whisper(model, into))
+    else:
+        folder = models.fetch_checkpoint(model, KINDS[kind], cache_dir=into)
+    return ModelManifest(model, kind, str(folder), _files(folder))
+
+
+def _download_whisper(model: str, into: Path) -> str:
+    from faster_whisper.utils import download_model
+
+    try:
+        return download_model(model, cache_dir=str(into), local_files_only=models.offline())
+    except (OSError, ValueError) as exc:
+        raise models.not_found(model, KINDS["whisper"], exc) from None
+
+
+def convert(checkpoint: ModelManifest, weights: str, into: Path) -> ModelManifest:
+    """Convert a downloaded NLLB checkpoint for CTranslate2 into ``into``, storing ``weights``.
+
+    A folder that is already a CTranslate2 model is used as it is.
+    """
+    from autokr import mt
+
+    source = Path(checkpoint.folder)
+    if mt.is_ctranslate2_folder(source):
+        folder = source
+    else:
+        folder = into
+        if not (folder / "model.bin").exists():
+            mt.convert_checkpoint(source, folder, weights, checkpoint.model)
+    return ModelManifest(checkpoint.model, "ctranslate2", str(folder), _files(folder), weights)
+
+
+def write_manifest(manifest: ModelManifest, path: str) -> None:
+    """Write a manifest atomically."""
+    write_record(manifest, path)
+
+
+def _files(folder: Path) -> dict[str, int]:
+    return {p.name: p.stat().st_size for p in sorted(folder.iterdir()) if p.is_file()}

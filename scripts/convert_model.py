@@ -1,0 +1,55 @@
+"""Model step: convert a downloaded NLLB checkpoint for CTranslate2 once, and write its manifest.
+
+Under Snakemake: rule ``convert_model``. By hand:
+    python scripts/convert_model.py models/nllb/X/manifest.json int8 \
+        models/ctranslate2/X/int8/manifest.json
+``int8`` weights serve the CPU, ``float16`` CUDA (and its lighter retries).
+"""
+
+import argparse
+import os
+from pathlib import Path
+
+from autokr import model_store
+from autokr.records import ModelManifest, read_record
+from autokr.steps import run_step, snakemake_log
+
+
+def convert_model(checkpoint: str, weights: str, manifest: str) -> None:
+    """Convert the checkpoint ``checkpoint`` names, storing ``weights``, beside ``manifest``."""
+    # The checkpoint is on disk already: nothing here may reach the network.
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    source = read_record(ModelManifest, checkpoint)
+    converted = model_store.convert(source, weights, Path(manifest).parent / "model")
+    model_store.write_manifest(converted, manifest)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """The command line: the checkpoint's manifest, the weights, the new manifest."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("checkpoint", help="manifest written by download_model")
+    parser.add_argument("weights", help="int8, float16, ... (see mt.stored_weights)")
+    parser.add_argument("manifest")
+    parser.add_argument("--log", help="also write the log to this file")
+    args = parser.parse_args(argv)
+    run_step(
+        "convert_model",
+        args.checkpoint,
+        args.log,
+        lambda: convert_model(args.checkpoint, args.weights, args.manifest),
+    )
+
+
+# Snakemake runs a script as __main__ too, with `snakemake` already defined.
+if "snakemake" in globals():
+    snakemake = globals()["snakemake"]
+    run_step(
+        "convert_model",
+        snakemake.wildcards.weights,
+        snakemake_log(snakemake),
+        lambda: convert_model(
+            snakemake.input.checkpoint, snakemake.wildcards.weights, snakemake.output.manifest
+        ),
+    )
+elif __name__ == "__main__":
+    main()

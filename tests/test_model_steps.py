@@ -1,0 +1,71 @@
+"""The model steps: `make models` fetches and converts each configured model once."""
+
+import json
+import os
+import subprocess
+
+import pytest
+
+from autokr.model_store import slug
+from runs import copy_project, rules_of, snakemake, started_jobs
+
+pytestmark = pytest.mark.workflow
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory, whisper_model, nllb_model):
+    root = copy_project(tmp_path_factory.mktemp("models"))
+    (root / "local.yaml").write_text(
+        f"transcribe: {{model: '{whisper_model}'}}\ntranslate: {{model: '{nllb_model}'}}\n",
+        encoding="utf-8",
+    )
+    return root
+
+
+def make_models(project, *args, env=None):
+    command = ["make", "models", f"ARGS=--configfile local.yaml {' '.join(args)}"]
+    return subprocess.run(
+        command, cwd=project, capture_output=True, text=True, timeout=600, env=env
+    )
+
+
+def test_make_models_prepares_each_model_once(project, whisper_model, nllb_model):
+    result = make_models(project)
+    assert result.returncode == 0, result.stderr[-3000:]
+    # device auto: the CPU's int8 and CUDA's float16 are both made, once each.
+    assert rules_of(started_jobs(result.stderr)) == {
+        "download_model": 2,
+        "convert_model": 2,
+        "models": 1,
+    }
+    models = project / "models"
+    whisper = json.loads(
+        (models / "whisper" / slug(str(whisper_model)) / "manifest.json").read_text("utf-8")
+    )
+    # A local folder is used where it is: nothing copied.
+    assert whisper["folder"] == str(whisper_model) and "model.bin" in whisper["files"]
+    for weights in ("int8", "float16"):
+        path = models / "ctranslate2" / slug(str(nllb_model)) / weights / "manifest.json"
+        converted = json.loads(path.read_text(encoding="utf-8"))
+        assert converted["weights"] == weights
+        assert (project / converted["folder"] / "model.bin").exists()
+    assert not (project / "results" / "videos").exists()  # no video was touched
+    again = make_models(project)
+    assert again.returncode == 0 and started_jobs(again.stderr) == []
+
+
+def test_touching_the_models_folder_reruns_nothing(project):
+    for folder, _, files in os.walk(project / "models"):
+        for name in files:
+            os.utime(os.path.join(folder, name))
+    assert started_jobs(make_models(project, "--dry-run").stdout) == []
+
+
+def test_a_model_that_cannot_be_had_is_one_line(project, tmp_path):
+    mine = project / "missing.yaml"
+    mine.write_text("transcribe: {model: no-such-org/no-such-whisper}\n", encoding="utf-8")
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HUB_CACHE": str(tmp_path)}
+    result = snakemake(project, "models", "--configfile", "local.yaml", str(mine), env=env)
+    assert result.returncode != 0
+    assert "autokr: model 'no-such-org/no-such-whisper' (transcribe.model)" in result.stderr
+    assert "Traceback" not in result.stderr
