@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import subprocess
 
 import pytest
@@ -69,3 +70,40 @@ def test_a_model_that_cannot_be_had_is_one_line(project, tmp_path):
     assert result.returncode != 0
     assert "autokr: model 'no-such-org/no-such-whisper' (transcribe.model)" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_models_come_from_the_hub_once_and_jobs_never_ask_it(
+    tmp_path, whisper_model, nllb_model, media
+):
+    # Repo ids served by a Hub-shaped server on loopback: download_model
+    # fetches each model once; the model jobs, offline, never ask it anything.
+    from hub_server import HubServer
+
+    project = copy_project(tmp_path)
+    (project / "videos").mkdir()
+    shutil.copy(media["one.mkv"], project / "videos" / "first.mkv")
+    (project / "hub.yaml").write_text(
+        "transcribe: {model: autokr-tests/whisper-base, device: cpu, beam_size: 1}\n"
+        "translate: {model: autokr-tests/tiny-nllb, device: cpu}\n",
+        encoding="utf-8",
+    )
+    repos = {"autokr-tests/whisper-base": whisper_model, "autokr-tests/tiny-nllb": nllb_model}
+    with HubServer(repos) as hub:
+        env = {**os.environ, "HF_ENDPOINT": hub.endpoint}
+        first = snakemake(project, "--configfile", "hub.yaml", env=env)
+        assert first.returncode == 0, first.stderr[-3000:]
+        assert hub.downloads("autokr-tests/whisper-base", "model.bin") == 1
+        assert hub.downloads("autokr-tests/tiny-nllb", "model.safetensors") == 1
+        asked = hub.count()
+        shutil.copy(media["one.mkv"], project / "videos" / "second.mkv")
+        second = snakemake(project, "--configfile", "hub.yaml", env=env)
+        assert second.returncode == 0, second.stderr[-3000:]
+        assert rules_of(started_jobs(second.stderr)) == {
+            "extract_audio": 1,
+            "transcribe": 1,
+            "translate": 1,
+            "make_srt": 1,
+        }
+        assert hub.count() == asked  # the second video's jobs made no request
+    models = project / "models"
+    assert (models / "whisper" / slug("autokr-tests/whisper-base") / "hub").is_dir()
