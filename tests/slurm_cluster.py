@@ -305,7 +305,9 @@ class SlurmCluster:
 
     def _slurm_conf(self, auth: str) -> str:
         r = self.root
-        memory = _memory_mb()
+        # At least 64 GB, whatever the machine has (config_overrides keeps the
+        # node up): the profile's requests fit, and only real use is enforced.
+        memory = max(_memory_mb(), 64000)
         user = getpass.getuser()
         node = (
             f"NodeName={self.node} NodeAddr=127.0.0.1 CPUs={self.cpus} RealMemory={memory}"
@@ -361,6 +363,15 @@ GresTypes=gpu
 {node}
 PartitionName={self.partition} Nodes={self.node} Default=YES MaxTime=INFINITE State=UP
 """
+
+    @contextlib.contextmanager
+    def job_env(self, **variables: str) -> Iterator[None]:
+        """Within the block, every task the node starts gets ``variables`` exported."""
+        self.set_job_env(variables)
+        try:
+            yield
+        finally:
+            self.set_job_env({})
 
     def set_job_env(self, variables: dict[str, str]) -> None:
         """Export ``variables`` into every task the node starts from now on (a TaskProlog)."""
@@ -528,7 +539,16 @@ PartitionName={self.partition} Nodes={self.node} Default=YES MaxTime=INFINITE St
 
     def jobs(self) -> list[dict[str, str]]:
         """Every job accounting knows of: id, name, state, exit code, memory asked (sacct)."""
-        fields = ["JobIDRaw", "JobName", "State", "ExitCode", "ReqMem", "AllocTRES", "Comment"]
+        fields = [
+            "JobIDRaw",
+            "JobName",
+            "State",
+            "ExitCode",
+            "ReqMem",
+            "AllocTRES",
+            "Timelimit",
+            "Comment",
+        ]
         out = self.run(
             "sacct", "-X", "-a", "-n", "--parsable2", f"--format={','.join(fields)}"
         ).stdout
@@ -629,23 +649,36 @@ def _memory_mb() -> int:
     raise ClusterError("no MemTotal in /proc/meminfo")
 
 
+#: The one cluster of a test session, and how many fixture users hold it.
+_SHARED: list[SlurmCluster] = []
+_HOLDERS = [0]
+
+
 def slurm_cluster_fixture() -> Iterator[SlurmCluster]:
-    """The body of the ``slurm_cluster`` fixture: skip where it cannot run, else one cluster."""
+    """The body of the ``slurm_cluster`` fixture: skip where it cannot run, else the cluster.
+
+    Modules that import the fixture share one cluster (pytest makes one
+    fixture per importing module); it stops after the last of them is done.
+    """
     import pytest
 
     reason = missing_requirements()
     if reason:
         pytest.skip(reason)
-    # A SIGTERM to pytest (a CI timeout) stops the cluster too, as Ctrl-C does.
-    previous = signal.getsignal(signal.SIGTERM)
-    if previous == signal.SIG_DFL:
-        signal.signal(signal.SIGTERM, _interrupt)
+    if not _SHARED:
+        # A SIGTERM to pytest (a CI timeout) stops the cluster too, as Ctrl-C does.
+        if signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
+            signal.signal(signal.SIGTERM, _interrupt)
+        _SHARED.append(SlurmCluster().__enter__())
+    _HOLDERS[0] += 1
     try:
-        with SlurmCluster() as cluster:
-            yield cluster
+        yield _SHARED[0]
     finally:
-        if previous == signal.SIG_DFL:
-            signal.signal(signal.SIGTERM, previous)
+        _HOLDERS[0] -= 1
+        if not _HOLDERS[0]:
+            _SHARED.pop().stop()
+            if signal.getsignal(signal.SIGTERM) == _interrupt:
+                signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def _slurm_cluster_fixture():

@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from conftest import ROOT
-from slurm_cluster import slurm_cluster  # noqa: F401  (the fixture)
+from slurm_cluster import slurm_cluster, write_profile  # noqa: F401  (the fixture)
 
 pytestmark = pytest.mark.slurm
 
@@ -201,3 +201,63 @@ def test_slurm_profile_leaves_gpus_to_the_scheduler(tmp_path):
         timeout=120,
     )
     assert result.returncode == 0, result.stderr[-3000:]
+
+
+PROFILE_SNAKEFILE = r"""
+localrules:
+    extract_audio,
+
+
+rule extract_audio:
+    output:
+        "audio.txt",
+    shell:
+        "echo ${{SLURM_JOB_ID:-local}} > {output}"
+
+
+rule transcribe:
+    input:
+        "audio.txt",
+    output:
+        "transcript.txt",
+    shell:
+        "echo ${{SLURM_JOB_ID:-local}} ${{CUDA_VISIBLE_DEVICES:-}} > {output}"
+
+
+rule translate:
+    input:
+        "transcript.txt",
+    output:
+        "translation.txt",
+    shell:
+        "echo ${{SLURM_JOB_ID:-local}} ${{CUDA_VISIBLE_DEVICES:-}} > {output}"
+"""
+
+
+def test_slurm_profile_runs_on_the_cluster(slurm_cluster, tmp_path):  # noqa: F811
+    """The shipped profile, with partition and account filled in: what each job asks of SLURM."""
+    (tmp_path / "Snakefile").write_text(PROFILE_SNAKEFILE)
+    profile = write_profile(ROOT / "profiles" / "slurm", tmp_path / "profile", slurm_cluster)
+    snakemake = Path(sys.executable).parent / "snakemake"
+    result = subprocess.run(
+        [str(snakemake), "--profile", str(profile), "--latency-wait", "10", "translation.txt"],
+        cwd=tmp_path,
+        env=slurm_cluster.env,
+        capture_output=True,
+        text=True,
+        timeout=RUN_SECONDS,
+    )
+    assert result.returncode == 0, result.stderr[-4000:]
+    assert (tmp_path / "audio.txt").read_text().split() == ["local"]
+    jobs = {job["JobIDRaw"]: job for job in slurm_cluster.jobs()}
+    asked = {}
+    for step in ("transcript", "translation"):
+        job_id, card = (tmp_path / f"{step}.txt").read_text().split()
+        job = jobs[job_id]
+        assert card in ("0", "1")
+        assert "gres/gpu=1" in job["AllocTRES"]
+        asked[step] = (job["ReqMem"], job["Timelimit"])
+    assert asked == {
+        "transcript": ("6000M", "04:00:00"),
+        "translation": ("8000M", "02:00:00"),
+    }
