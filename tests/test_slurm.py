@@ -180,9 +180,10 @@ def test_slurm_profile_leaves_gpus_to_the_scheduler(tmp_path):
     assert profile["executor"] == "slurm"
     # --resources gpu=N would cap the GPUs of the whole cluster to N at a time.
     assert "resources" not in profile
-    for rule in ("transcribe", "translate"):
+    for rule in ("transcribe", "translate", "convert_model"):
         resources = profile["set-resources"][rule]
-        assert resources["gpu"] == 1
+        # The rule asks for its card itself (none when configured for the CPU).
+        assert "gpu" not in resources
         assert "attempt" in str(resources["mem_mb"])  # a retry asks for more memory
         assert int(resources["runtime"]) > 0
         assert "slurm_extra" not in resources  # --gres there is refused by the plugin
@@ -220,6 +221,8 @@ rule transcribe:
         "audio.txt",
     output:
         "transcript.txt",
+    resources:
+        gpu=1,
     shell:
         "echo ${{SLURM_JOB_ID:-local}} ${{CUDA_VISIBLE_DEVICES:-}} > {output}"
 
@@ -229,6 +232,8 @@ rule translate:
         "transcript.txt",
     output:
         "translation.txt",
+    resources:
+        gpu=1,
     shell:
         "echo ${{SLURM_JOB_ID:-local}} ${{CUDA_VISIBLE_DEVICES:-}} > {output}"
 """
