@@ -14,6 +14,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+import rule_nllb
 import speech
 import tiny_nllb
 
@@ -68,6 +69,16 @@ def tiny_nllb_model() -> Path:
     """A tiny NLLB-architecture model trained to translate the test pairs exactly."""
     key = [speech.PAIRS, source_hash("tiny_nllb.py")]
     return cached("tiny-nllb", key, lambda folder: tiny_nllb.build(speech.PAIRS, folder))
+
+
+def rule_nllb_model(texts: list[str]) -> Path:
+    """A tiny NLLB-architecture model that substitutes one Hangul syllable per character.
+
+    Its alphabet is every kana and every character of ``texts``; it is trained
+    until it gives the substitution of each of ``texts`` exactly (see rule_nllb).
+    """
+    key = [sorted(set(texts)), source_hash("rule_nllb.py")]
+    return cached("rule-nllb", key, lambda folder: rule_nllb.build(texts, folder))
 
 
 def tiny_nllb_as_bin(source: Path, shards: int = 1) -> Path:

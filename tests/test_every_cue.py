@@ -1,0 +1,219 @@
+"""Every cue's Korean, checked end to end, on speech whose sentences run across pauses and segments.
+
+The pair-trained test model knows only its memorised sentences, so the other
+workflow tests speak each sentence alone. Here the translation model follows
+a rule (rule_nllb: one Hangul syllable per source character, a space after
+particles and punctuation), so whatever Whisper hears and however
+``join_sentences`` groups it, each cue has one right text: the substitution of
+its own source, with the cut moved at most to the nearest word boundary.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import yaml
+
+import assets
+import rule_nllb
+import speech
+from autokr import mt
+from autokr.devices import Placement
+from autokr.records import read_transcript, read_translation
+from runs import configure, copy_project, snakemake
+
+pytestmark = pytest.mark.workflow
+
+#: Sentences said in pieces, each piece followed by its pause (seconds). Pauses
+#: inside a sentence run from 0.35 s (one cue) to 1.1 s (a new cue), and
+#: sentences follow each other within 0.7 s, shorter than the 1.5 s that ends
+#: a sentence by itself. The speech runs past the batched pipeline's 30 s
+#: window, so one sentence ("週末になると …") runs across two segments.
+SPOKEN: list[list[tuple[str, float]]] = [
+    [
+        ("昨日の夜、", 0.4),
+        ("駅の近くにできた新しい店で", 0.9),
+        ("友達と一緒にラーメンを食べました。", 0.6),
+    ],
+    [("とてもおいしかったので、", 1.1), ("来週もまた行くつもりです。", 0.5)],
+    [("雨が降りそうだったから", 0.8), ("傘を持って出かけました。", 0.7)],
+    [("私の妹は", 0.35), ("東京の大学で", 1.0), ("音楽を勉強しています。", 0.5)],
+    [("週末になると", 0.9), ("近所の公園を散歩しながら", 0.4), ("季節の花を写真に撮ります。", 0.6)],
+    [("それから、", 0.7), ("駅前のパン屋さんで", 1.1), ("温かい紅茶を買って帰ります。", 0.5)],
+]
+#: What Whisper base wrote for that speech (its two segments), so that the
+#: model knows the characters it mishears into. A character it does not know
+#: still has its right output (rule_nllb.FALLBACK), so a new mishearing
+#: weakens the check without breaking it.
+HEARD = [
+    "昨日の夜、駅の近くにできた新しい店で友達と一緒にラーメンを食べました。とてもおいしかった"
+    "ので、来週もまたいくつもりです。雨が降りそうだったから、重くて出かけました。私の妹は東京"
+    "の大学で音楽を勉強しています。週末になると、近所の公園を散歩しながら",
+    "季節の花を写真に取ります。それから、駅前のパン屋さんで、温かい紅茶を買って帰ります。",
+]
+#: The sentences the model must get exactly right: those said and those heard.
+TEXTS = ["".join(piece for piece, _ in sentence) for sentence in SPOKEN] + [
+    sentence + "。" for segment in HEARD for sentence in segment.split("。") if sentence
+]
+#: Seconds a cue may reach past the speech it times: Whisper's word times
+#: drift by a few hundred milliseconds, and pyopenjtalk pads its audio.
+SLACK = 0.6
+
+
+@dataclass(frozen=True)
+class Heard:
+    """A piece of speech in the test video: its text and where it is heard."""
+
+    text: str
+    start: float
+    end: float
+
+
+@pytest.fixture(scope="module")
+def rule_model() -> Path:
+    """The rule model over the test texts (built once, a few minutes on two cores)."""
+    return assets.rule_nllb_model(TEXTS)
+
+
+@pytest.fixture(scope="module")
+def rule() -> rule_nllb.Rule:
+    return rule_nllb.Rule.over(TEXTS)
+
+
+@pytest.fixture(scope="module")
+def split_video() -> tuple[Path, list[Heard]]:
+    """The video of SPOKEN, and where each piece is heard."""
+    key = [SPOKEN, assets.source_hash("speech.py")]
+    folder = assets.cached("split-speech", key, _build_video)
+    pieces = json.loads((folder / "pieces.json").read_text(encoding="utf-8"))
+    return folder / "split.mp4", [Heard(**p) for p in pieces]
+
+
+def _build_video(folder: Path) -> None:
+    import numpy as np
+    import pyopenjtalk
+
+    rate = speech.SAMPLE_RATE
+    chunks, pieces, t = [np.zeros(int(speech.LEAD_IN * rate))], [], speech.LEAD_IN
+    for sentence in SPOKEN:
+        for text, pause in sentence:
+            samples, got = pyopenjtalk.tts(text)
+            assert got == rate
+            pieces.append({"text": text, "start": t, "end": t + len(samples) / rate})
+            chunks += [samples, np.zeros(int(pause * rate))]
+            t += len(samples) / rate + pause
+    chunks.append(np.zeros(rate))
+    speech.write_wav(folder / "split.wav", np.concatenate(chunks) / 32768.0)
+    speech.mux_video(folder / "split.wav", folder / "split.mp4")
+    (folder / "split.wav").unlink()
+    (folder / "pieces.json").write_text(json.dumps(pieces, ensure_ascii=False), encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory, whisper_model, rule_model, split_video) -> Path:
+    """The results folder of one workflow run over the split video, with the rule model."""
+    video, _ = split_video
+    root = copy_project(tmp_path_factory.mktemp("every-cue"))
+    configure(root, whisper_model, rule_model)
+    path = root / "config" / "config.yaml"
+    config = yaml.safe_load(path.read_text(encoding="utf-8"))
+    # The rule repeats whatever its source repeats; NLLB's guard would forbid it.
+    config["translate"]["no_repeat_ngram_size"] = 0
+    path.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
+    (root / "videos").mkdir()
+    shutil.copy(video, root / "videos" / "split.mp4")
+    done = snakemake(root)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return root / "results" / "videos" / "split"
+
+
+@pytest.mark.parametrize("backend", ["transformers", "ctranslate2"])
+def test_rule_model_loads_and_substitutes_like_a_real_checkpoint(rule_model, rule, backend):
+    placement = Placement("cpu", "float32" if backend == "transformers" else "int8")
+    options = mt.TranslateOptions(model=str(rule_model), backend=backend, batch_size=4)
+    translator = mt.load_translator(options, placement, 2)
+    [ids] = translator.tokenizer.encode([TEXTS[0]], rule_nllb.SOURCE)
+    assert len(ids) == len(TEXTS[0]) + 3  # language code, ▁, one token a character, </s>
+    assert translator.tokenizer.unk_id not in ids
+    texts = [*TEXTS, "知らない字龘も", "それから、 間を置いて"]
+    for beams in (1, 4):
+        got = translator.translate(texts, rule_nllb.SOURCE, rule_nllb.TARGET, beams)
+        assert [" ".join(g.split()) for g in got] == [rule.apply(t) for t in texts]
+
+
+def _word_ends(text: str) -> set[int]:
+    """Offsets (counted in letters, spaces left out) where the words of ``text`` end."""
+    ends, n = {0}, 0
+    for word in text.split():
+        n += len(word)
+        ends.add(n)
+    return ends
+
+
+def test_every_cue_says_what_its_own_speech_said(results, rule, split_video):
+    _, heard = split_video
+    transcript = read_transcript(results / "transcript.json")
+    translation = read_translation(results / "translation.ko.json")
+    cues = translation.cues
+    sentences = [[c for c in cues if c.sentence == i] for i in range(translation.sentences)]
+    assert all(sentences), "a sentence without cues"
+    assert [c.sentence for c in cues] == sorted(c.sentence for c in cues)
+
+    # The split really happened: sentences shared over several pieces, and
+    # one sentence made of words from two Whisper segments.
+    assert len(transcript.segments) >= 2
+    assert sum(len(s) > 1 for s in sentences) >= 3, [[c.source for c in s] for s in sentences]
+    segment_of = {w.start: i for i, seg in enumerate(transcript.segments) for w in seg.words}
+    assert any(len({segment_of.get(c.start) for c in s}) > 1 for s in sentences)
+
+    # Nothing dropped or repeated: the cues' sources, in order, are the transcript.
+    said = "".join(w.word for seg in transcript.segments for w in seg.words)
+    assert "".join("".join(c.source.split()) for c in cues) == "".join(said.split())
+    assert not translation.retries, translation.retries
+
+    for sentence in sentences:
+        whole = rule.apply("".join(c.source for c in sentence))
+        parts = [c.text for c in sentence]
+        # The sentence's translation, whole and cut only between words.
+        assert " ".join(p for p in parts if p) == whole, [c.source for c in sentence]
+        assert all(p or not c.source.strip() for c, p in zip(sentence, parts, strict=True)), [
+            (c.source, c.text) for c in sentence
+        ]
+        # Each cut lies at a word end next to where its source ends (the
+        # substitution gives one letter a source character).
+        ends = _word_ends(whole)
+        ideal = actual = 0
+        for cue in sentence[:-1]:
+            ideal += len("".join(rule.apply(cue.source).split()))
+            actual += len("".join(cue.text.split()))
+            between = [e for e in ends if min(ideal, actual) < e < max(ideal, actual)]
+            assert actual in ends and not between, (
+                f"cue {cue.source!r} -> {cue.text!r}: cut after {actual} letters, "
+                f"its source ends after {ideal}; substitution {whole!r}"
+            )
+
+    # Timings: each cue is on screen while its words are heard.
+    assert all(a.end <= b.start for a, b in itertools.pairwise(cues))
+
+    def speech_within(start: float, end: float) -> float:
+        return sum(max(0.0, min(end, h.end) - max(start, h.start)) for h in heard)
+
+    def heard_at(t: float) -> bool:
+        return any(h.start - SLACK <= t <= h.end + SLACK for h in heard)
+
+    for cue in cues:
+        assert heard_at(cue.start) and heard_at(cue.end), cue
+        assert speech_within(cue.start, cue.end) >= 0.5 * (cue.end - cue.start), cue
+    # Speech after a pause that makes a new cue (0.6 s) starts one.
+    for before, h in itertools.pairwise(heard):
+        if h.start - before.end >= 0.7:
+            assert any(abs(c.start - h.start) <= SLACK for c in cues), (h, "starts no cue")
+    for h in heard:
+        covered = sum(max(0.0, min(c.end, h.end) - max(c.start, h.start)) for c in cues)
+        assert covered >= 0.5 * (h.end - h.start), (h, "no cue while it is heard")
+    assert speech.kana_cer("".join(h.text for h in heard), said) < 0.2
