@@ -2,6 +2,13 @@
 # host) goes back to the system when its job ends.
 
 
+# On a cluster the light steps run where Snakemake runs; only the model steps
+# are submitted to the scheduler.
+localrules:
+    extract_audio,
+    make_srt,
+
+
 rule extract_audio:
     input:
         video=video_path,

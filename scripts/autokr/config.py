@@ -201,8 +201,11 @@ def _schema_at(key: str) -> dict[str, Any]:
 
 def _is_string(prop: dict[str, Any]) -> bool:
     """True for a key whose values are plain strings (a model path, a language code)."""
-    return prop.get("type") == "string" or (
-        "enum" in prop and all(isinstance(v, str) for v in prop["enum"])
+    kinds = prop.get("type")
+    return (
+        kinds == "string"
+        or (isinstance(kinds, list) and "string" in kinds)
+        or ("enum" in prop and all(isinstance(v, str) for v in prop["enum"]))
     )
 
 
