@@ -11,7 +11,7 @@ from autokr.devices import ATTEMPTS
 from autokr.discovery import Scan, scan_videos
 from autokr.errors import ConfigError
 from autokr.run_lock import record_owner
-from autokr.model_store import converted_path, manifest_path, weights_needed
+from autokr.model_store import converted_path, manifest_path, slug, weights_needed
 from autokr.subtitles import subtitle_paths
 from autokr.summary import write_summary
 
@@ -36,7 +36,6 @@ SUBTITLES = subtitle_paths(
 wildcard_constraints:
     kind="whisper|nllb",
     slug="[^/]+",
-    weights="[a-z0-9_]+",
     lang="|".join(re.escape(code) for code in TARGETS),
 
 
@@ -104,26 +103,39 @@ def model_manifest(kind):
     return manifest_path(MODELS, kind, config[step]["model"])
 
 
-def translation_models():
-    """What a translate job loads: the CTranslate2 conversions its device may need, or the
-    checkpoint for the transformers backend."""
+def translation_model():
+    """What a translate job loads: the CTranslate2 conversions of the model (one
+    manifest, whatever the device), or the checkpoint for the transformers backend."""
     settings = config["translate"]
-    needed = weights_needed(
+    if settings["backend"] == "ctranslate2":
+        return converted_path(MODELS, settings["model"])
+    return model_manifest("nllb")
+
+
+def conversions_needed():
+    """The weight types convert_model stores: those the configured device may load."""
+    settings = config["translate"]
+    return weights_needed(
         settings["backend"], settings["device"], settings["compute_type"]
     )
-    if not needed:
-        return [model_manifest("nllb")]
-    return [converted_path(MODELS, settings["model"], weights) for weights in needed]
 
 
 def model_manifests():
     """Every manifest the model jobs take as input (what `make models` prepares)."""
-    return [model_manifest("whisper"), *translation_models()]
+    return [model_manifest("whisper"), translation_model()]
 
 
 def configured_model(wildcards):
-    """The configured model of a download_model job's kind."""
-    return config["transcribe" if wildcards.kind == "whisper" else "translate"]["model"]
+    """The configured model of a download_model job's kind (the folder must be its own)."""
+    model = config["transcribe" if wildcards.kind == "whisper" else "translate"][
+        "model"
+    ]
+    if slug(model) != wildcards.slug:
+        raise ConfigError(
+            f"{MODELS}/{wildcards.kind}/{wildcards.slug}: not the configured "
+            f"{wildcards.kind} model ({model}); autokr fetches only the configured one"
+        )
+    return model
 
 
 def gpu_units(step):

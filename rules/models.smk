@@ -30,10 +30,14 @@ rule convert_model:
     input:
         checkpoint=model_manifest("nllb"),
     output:
-        manifest=f"{MODELS}/ctranslate2/{{slug}}/{{weights}}/manifest.json",
+        manifest=f"{MODELS}/ctranslate2/{{slug}}/manifest.json",
     log:
-        "results/logs/convert_model/{slug}.{weights}.log",
+        "results/logs/convert_model/{slug}.log",
     conda:
         "../envs/convert_model.yaml"
+    # A device change adds a conversion; those made already are kept, and the
+    # translate jobs (whose input is ancient) rerun nothing.
+    params:
+        weights=conversions_needed(),
     script:
         "../scripts/convert_model.py"

@@ -63,7 +63,8 @@ rule transcribe:
 rule translate:
     input:
         transcript="results/videos/{video}/transcript.json",
-        models=[ancient(path) for path in translation_models()],
+        # ancient, as for transcribe; one manifest whatever the device.
+        model=ancient(translation_model()),
     output:
         translation="results/videos/{video}/translation.{lang}.json",
     log:

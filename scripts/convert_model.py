@@ -1,9 +1,10 @@
 """Model step: convert a downloaded NLLB checkpoint for CTranslate2 once, and write its manifest.
 
 Under Snakemake: rule ``convert_model``. By hand:
-    python scripts/convert_model.py models/nllb/X/manifest.json int8 \
-        models/ctranslate2/X/int8/manifest.json
-``int8`` weights serve the CPU, ``float16`` CUDA (and its lighter retries).
+    python scripts/convert_model.py models/nllb/X/manifest.json \
+        models/ctranslate2/X/manifest.json int8 float16
+``int8`` weights serve the CPU, ``float16`` CUDA (and its lighter retries). Each
+is made once, in ``models/ctranslate2/X/WEIGHTS/``; one made already is kept.
 """
 
 import argparse
@@ -15,12 +16,12 @@ from autokr.records import ModelManifest, read_record
 from autokr.steps import run_step, snakemake_log
 
 
-def convert_model(checkpoint: str, weights: str, manifest: str) -> None:
-    """Convert the checkpoint ``checkpoint`` names, storing ``weights``, beside ``manifest``."""
+def convert_model(checkpoint: str, manifest: str, weights: list[str]) -> None:
+    """Convert the checkpoint ``checkpoint`` names once per stored ``weights``, by ``manifest``."""
     # The checkpoint is on disk already: nothing here may reach the network.
     os.environ["HF_HUB_OFFLINE"] = "1"
     source = read_record(ModelManifest, checkpoint)
-    converted = model_store.convert(source, weights, Path(manifest).parent / "model")
+    converted = model_store.convert(source, weights, Path(manifest).parent)
     model_store.write_manifest(converted, manifest)
 
 
@@ -28,15 +29,15 @@ def main(argv: list[str] | None = None) -> None:
     """The command line: the checkpoint's manifest, the weights, the new manifest."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("checkpoint", help="manifest written by download_model")
-    parser.add_argument("weights", help="int8, float16, ... (see mt.stored_weights)")
     parser.add_argument("manifest")
+    parser.add_argument("weights", nargs="+", help="int8, float16, ... (see mt.stored_weights)")
     parser.add_argument("--log", help="also write the log to this file")
     args = parser.parse_args(argv)
     run_step(
         "convert_model",
         args.checkpoint,
         args.log,
-        lambda: convert_model(args.checkpoint, args.weights, args.manifest),
+        lambda: convert_model(args.checkpoint, args.manifest, args.weights),
     )
 
 
@@ -45,10 +46,10 @@ if "snakemake" in globals():
     snakemake = globals()["snakemake"]
     run_step(
         "convert_model",
-        snakemake.wildcards.weights,
+        snakemake.wildcards.slug,
         snakemake_log(snakemake),
         lambda: convert_model(
-            snakemake.input.checkpoint, snakemake.wildcards.weights, snakemake.output.manifest
+            snakemake.input.checkpoint, snakemake.output.manifest, snakemake.params.weights
         ),
     )
 elif __name__ == "__main__":

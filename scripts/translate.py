@@ -58,12 +58,12 @@ def translate_transcript(
     device: str = "auto",
     threads: int | None = None,
     attempt: Attempt | None = None,
-    prepared: dict[str, str] | None = None,
+    prepared: tuple[str, dict[str, str]] | None = None,
 ) -> None:
     """Translate a transcript sentence by sentence into ``target``; write the cues to ``out``.
 
     ``attempt`` is Snakemake's try: each retry after running out of memory halves the batch.
-    ``prepared`` holds the folders the model steps made, by stored weights (see ``_prepared``).
+    ``prepared`` is the model steps' manifest and its folders by stored weights (``_prepared``).
     """
     started = time.time()
     attempt = attempt or Attempt()
@@ -73,7 +73,7 @@ def translate_transcript(
     src, tgt = _nllb_codes(transcript_path, transcript, source, target)
     placement = _placement(options, device, attempt, configured.batch_size)
     if prepared:
-        options = dataclasses.replace(options, model=_prepared(prepared, placement))
+        options = dataclasses.replace(options, model=_prepared(prepared[1], placement, prepared[0]))
     sentence_options = sentence_options or SentenceOptions()
     sentences = join_sentences(transcript.segments, sentence_options)
     translated, retries, gpu = [], [], None
@@ -124,14 +124,23 @@ def _nllb_codes(path: str, transcript: Transcript, source: str, target: str) -> 
     return src, languages.target_language(target).nllb
 
 
-def _prepared(prepared: dict[str, str], placement) -> str:
-    """The prepared folder this try loads: the conversion storing its weights, or the checkpoint."""
+def _prepared(prepared: dict[str, str], placement, manifest: str) -> str:
+    """The prepared folder this try loads: the conversion storing its weights, or the checkpoint.
+
+    A try whose weights were not converted (a float32 job's lighter retry,
+    say) loads another conversion: CTranslate2 turns weights into any compute
+    type as it loads them.
+    """
     weights = mt.stored_weights(placement.compute_type)
     folder = prepared.get(weights) or prepared.get("checkpoint")
+    if folder is None and prepared:
+        other = sorted(prepared)[0]
+        log.info("no %s conversion was prepared; loading the %s one as %s", weights, other, weights)
+        folder = prepared[other]
     if folder is None:
         raise ModelError(
-            f"no {weights} conversion was prepared for {placement.device} "
-            f"(prepared: {', '.join(sorted(prepared))}); run the workflow again to make it"
+            f"{manifest}: no conversion was prepared for {placement.device}; "
+            "run the workflow again to make it"
         )
     return folder
 
@@ -170,7 +179,7 @@ def translate_with_config(
     config: dict,
     threads: int | None = None,
     attempt: Attempt | None = None,
-    prepared: dict[str, str] | None = None,
+    prepared: tuple[str, dict[str, str]] | None = None,
 ) -> None:
     """Run the step with a whole (checked, filled) config, as the workflow does.
 
@@ -196,10 +205,10 @@ def translate_with_config(
     )
 
 
-def prepared_models(manifests: list[str]) -> dict[str, str]:
-    """The folders the model steps prepared, by stored weights ("checkpoint": not converted)."""
-    read = [read_record(ModelManifest, path) for path in manifests]
-    return {m.weights or "checkpoint": m.folder for m in read}
+def prepared_model(manifest: str) -> tuple[str, dict[str, str]]:
+    """The manifest, and the folders it names by stored weights ("checkpoint": not converted)."""
+    prepared = read_record(ModelManifest, manifest)
+    return manifest, prepared.conversions or {"checkpoint": prepared.folder}
 
 
 #: The config keys this step reads; each is an option when it runs by hand.
@@ -220,7 +229,10 @@ def main(argv: list[str] | None = None) -> None:
         args.transcript,
         args.log,
         lambda: translate_with_config(
-            args.transcript, args.out, args.target, config_from_options(args, KEYS)
+            args.transcript,
+            args.out,
+            args.target,
+            config_from_options(args, KEYS, base={"target_language": args.target}),
         ),
     )
 
@@ -243,7 +255,7 @@ if "snakemake" in globals():
             snakemake.config,
             snakemake.threads,
             Attempt(snakemake.resources.attempt),
-            prepared_models(snakemake.input.models),
+            prepared_model(snakemake.input.model),
         ),
     )
 elif __name__ == "__main__":

@@ -58,3 +58,33 @@ def test_several_targets_and_auto_source():
     config = validate_config({"source_language": "auto", "target_language": ["ko", "zho_Hant"]})
     assert target_codes(config) == ["ko", "zho_Hant"]
     assert source_label(config) == "orig"
+
+
+def test_a_step_by_hand_checks_only_the_languages_it_reads():
+    # transcribe a Korean video by hand: the default target (ko) is none of its business.
+    from argparse import ArgumentParser
+
+    from autokr.config import add_config_options, config_from_options
+
+    keys = ["source_language", "transcribe"]
+    parser = ArgumentParser()
+    add_config_options(parser, keys)
+    config = config_from_options(parser.parse_args(["--source-language", "ko"]), keys)
+    assert config["source_language"] == "ko"
+    # translate by hand names its target: the same language both sides is refused.
+    keys = ["source_language", "translate"]
+    parser = ArgumentParser()
+    add_config_options(parser, keys)
+    args = parser.parse_args(["--source-language", "ko"])
+    with pytest.raises(ConfigError, match="'ko' is also the source language"):
+        config_from_options(args, keys, base={"target_language": "ko"})
+    english = config_from_options(args, keys, base={"target_language": "en"})
+    assert english["target_language"] == "en"
+
+
+def test_params_do_not_depend_on_the_order_of_a_config_file():
+    from autokr.config import output_settings
+
+    one = validate_config({"translate": {"beam_size": 2, "max_length": 100}})
+    other = validate_config({"translate": {"max_length": 100, "beam_size": 2}})
+    assert list(output_settings(one, "translate")) == list(output_settings(other, "translate"))

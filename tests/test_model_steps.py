@@ -33,10 +33,10 @@ def make_models(project, *args, env=None):
 def test_make_models_prepares_each_model_once(project, whisper_model, nllb_model):
     result = make_models(project)
     assert result.returncode == 0, result.stderr[-3000:]
-    # device auto: the CPU's int8 and CUDA's float16 are both made, once each.
+    # device auto: the CPU's int8 and CUDA's float16 are both made, by one job.
     assert rules_of(started_jobs(result.stderr)) == {
         "download_model": 2,
-        "convert_model": 2,
+        "convert_model": 1,
         "models": 1,
     }
     models = project / "models"
@@ -45,11 +45,11 @@ def test_make_models_prepares_each_model_once(project, whisper_model, nllb_model
     )
     # A local folder is used where it is: nothing copied.
     assert whisper["folder"] == str(whisper_model) and "model.bin" in whisper["files"]
-    for weights in ("int8", "float16"):
-        path = models / "ctranslate2" / slug(str(nllb_model)) / weights / "manifest.json"
-        converted = json.loads(path.read_text(encoding="utf-8"))
-        assert converted["weights"] == weights
-        assert (project / converted["folder"] / "model.bin").exists()
+    path = models / "ctranslate2" / slug(str(nllb_model)) / "manifest.json"
+    converted = json.loads(path.read_text(encoding="utf-8"))
+    assert sorted(converted["conversions"]) == ["float16", "int8"]
+    for folder in converted["conversions"].values():
+        assert (project / folder / "model.bin").exists()
     assert not (project / "results" / "videos").exists()  # no video was touched
     again = make_models(project)
     assert again.returncode == 0 and started_jobs(again.stderr) == []
@@ -105,5 +105,15 @@ def test_models_come_from_the_hub_once_and_jobs_never_ask_it(
             "make_srt": 1,
         }
         assert hub.count() == asked  # the second video's jobs made no request
+        # Another device adds its conversion and reruns no translation.
+        translations = sorted(project.glob("results/videos/*/translation.ko.json"))
+        before = [p.stat().st_mtime_ns for p in translations]
+        hub_yaml = (project / "hub.yaml").read_text(encoding="utf-8")
+        (project / "hub.yaml").write_text(hub_yaml.replace("device: cpu}", "device: auto}"))
+        third = snakemake(project, "--configfile", "hub.yaml", env=env)
+        assert third.returncode == 0, third.stderr[-3000:]
+        assert rules_of(started_jobs(third.stderr)) == {"convert_model": 1}
+        assert [p.stat().st_mtime_ns for p in translations] == before
+        assert hub.count() == asked
     models = project / "models"
     assert (models / "whisper" / slug("autokr-tests/whisper-base") / "hub").is_dir()

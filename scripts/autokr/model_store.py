@@ -37,9 +37,13 @@ def manifest_path(models_dir: str, kind: str, model: str) -> str:
     return f"{models_dir}/{kind}/{slug(model)}/manifest.json"
 
 
-def converted_path(models_dir: str, model: str, weights: str) -> str:
-    """Where ``convert_model`` writes the manifest of a CTranslate2 conversion."""
-    return f"{models_dir}/ctranslate2/{slug(model)}/{weights}/manifest.json"
+def converted_path(models_dir: str, model: str) -> str:
+    """Where ``convert_model`` writes the manifest of a model's CTranslate2 conversions.
+
+    One manifest per model, whatever weights it holds: a change of device or
+    compute type adds a conversion without changing what translate jobs read.
+    """
+    return f"{models_dir}/ctranslate2/{slug(model)}/manifest.json"
 
 
 def weights_needed(backend: str, device: str, compute_type: str) -> list[str]:
@@ -79,21 +83,24 @@ def _download_whisper(model: str, into: Path) -> str:
         raise models.not_found(model, KINDS["whisper"], exc) from None
 
 
-def convert(checkpoint: ModelManifest, weights: str, into: Path) -> ModelManifest:
-    """Convert a downloaded NLLB checkpoint for CTranslate2 into ``into``, storing ``weights``.
+def convert(checkpoint: ModelManifest, weights: list[str], into: Path) -> ModelManifest:
+    """Convert a downloaded NLLB checkpoint for CTranslate2 into ``into/WEIGHTS``, once each.
 
-    A folder that is already a CTranslate2 model is used as it is.
+    A conversion already in place is kept (it was renamed into place whole,
+    see ``mt.convert_checkpoint``). A folder that is already a CTranslate2
+    model is used as it is, for every weight type.
     """
     from autokr import mt
 
     source = Path(checkpoint.folder)
-    if mt.is_ctranslate2_folder(source):
-        folder = source
-    else:
-        folder = into
+    conversions, files = {}, {}
+    for stored in weights:
+        folder = source if mt.is_ctranslate2_folder(source) else into / stored
         if not (folder / "model.bin").exists():
-            mt.convert_checkpoint(source, folder, weights, checkpoint.model)
-    return ModelManifest(checkpoint.model, "ctranslate2", str(folder), _files(folder), weights)
+            mt.convert_checkpoint(source, folder, stored, checkpoint.model)
+        conversions[stored] = str(folder)
+        files.update({f"{stored}/{name}": size for name, size in _files(folder).items()})
+    return ModelManifest(checkpoint.model, "ctranslate2", str(into), files, conversions)
 
 
 def write_manifest(manifest: ModelManifest, path: str) -> None:

@@ -212,14 +212,15 @@ class ModelManifest:
     """What ``download_model`` or ``convert_model`` prepared: a model's folder, and its files.
 
     Written once per model; the model jobs take it as input and load ``folder``
-    offline. ``weights`` is the stored weight type of a CTranslate2 conversion.
+    offline. A CTranslate2 manifest lists its ``conversions``: the folder of
+    each stored weight type (``int8``, ``float16``) under ``folder``.
     """
 
     model: str
     kind: str
     folder: str
     files: dict[str, int]
-    weights: str = ""
+    conversions: dict[str, str] = field(default_factory=dict)
     version: int = VERSION
 
 
