@@ -24,6 +24,7 @@ rule all:
 
 onstart:
     record_owner(Path.cwd())
+    check_cluster_resources()
 
 
 onsuccess:

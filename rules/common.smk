@@ -1,4 +1,5 @@
 # Shared set-up and input functions; the rules themselves are in steps.smk.
+import os
 import re
 import sys
 import time
@@ -20,7 +21,8 @@ try:
 except ConfigError as exc:
     sys.exit(f"autokr: config: {exc}")
 
-MODELS = config["models_dir"]
+# ~ is the user's home, as in a shell.
+MODELS = os.path.expanduser(config["models_dir"])
 RUN_STARTED = time.time()
 TARGETS = target_codes(config)
 SOURCE_LABEL = source_label(config)
@@ -162,6 +164,22 @@ def translation_inputs(wildcards):
 def subtitle_prefix(wildcards):
     """Path and name of a video's subtitle files, without the language and extension."""
     return f"results/subtitles/{wildcards.video}"
+
+
+def check_cluster_resources():
+    """Stop a cluster run that profiles/default caps to one model job at a time.
+
+    Snakemake loads profiles/default (--resources gpu=1 model_jobs=1) beside
+    --profile profiles/slurm; on a cluster those caps hold for the whole
+    cluster. Known only once the executor is set, so it is checked at onstart.
+    """
+    capped = [name for name in ("gpu", "model_jobs") if name in workflow.global_resources]
+    if workflow.non_local_exec and capped:
+        sys.exit(
+            f"autokr: --resources {' '.join(capped)} would cap the whole cluster to "
+            "one model job at a time; add --workflow-profile none (profiles/default "
+            "sets them for one machine; see the README, Running on a cluster)"
+        )
 
 
 def report_batch():

@@ -33,6 +33,9 @@ rule convert_model:
         manifest=f"{MODELS}/ctranslate2/{{slug}}/manifest.json",
     log:
         "results/logs/convert_model/{slug}.log",
+    # On a cluster a try killed for memory is tried again with more (the
+    # profile's mem_mb grows with the attempt).
+    retries: 1
     conda:
         "../envs/convert_model.yaml"
     # A device change adds a conversion; those made already are kept, and the

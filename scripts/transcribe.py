@@ -28,6 +28,12 @@ from autokr.switches import hold
 log = logging.getLogger("autokr.transcribe")
 
 
+def _placement(device: str, compute_type: str, attempt: Attempt, batch: int):
+    """Where this try runs, with the compute type its try number calls for."""
+    placement = resolve_placement(device, compute_type)
+    return dataclasses.replace(placement, compute_type=attempt.compute_type(placement, batch))
+
+
 def transcribe_audio(
     audio: str,
     out: str,
@@ -48,10 +54,7 @@ def transcribe_audio(
     attempt = attempt or Attempt()
     configured_batch = options.batch_size
     options = attempt.halve(options, "batch_size")
-    placement = resolve_placement(device, compute_type)
-    placement = dataclasses.replace(
-        placement, compute_type=attempt.compute_type(placement, configured_batch)
-    )
+    placement = _placement(device, compute_type, attempt, configured_batch)
     log.info(
         "try %d of %d: model %s on %s (%s), batch %d",
         *(attempt.number, attempt.last, options.model),

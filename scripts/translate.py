@@ -12,17 +12,18 @@ import os
 import socket
 import time
 
-from autokr import languages, mt
+from autokr import languages, model_store, mt
 from autokr.config import add_config_options, config_from_options, step_settings
 from autokr.devices import (
     Attempt,
+    Placement,
     backend_library,
     claim_gpu,
     cpu_threads,
     out_of_memory_as_one_line,
     resolve_placement,
 )
-from autokr.errors import ConfigError, ModelError
+from autokr.errors import ConfigError
 from autokr.memory import GpuMemorySampler, step_memory
 from autokr.records import (
     Cue,
@@ -73,7 +74,7 @@ def translate_transcript(
     src, tgt = _nllb_codes(transcript_path, transcript, source, target)
     placement = _placement(options, device, attempt, configured.batch_size)
     if prepared:
-        options = dataclasses.replace(options, model=_prepared(prepared[1], placement, prepared[0]))
+        options = dataclasses.replace(options, model=_prepared(prepared, placement))
     sentence_options = sentence_options or SentenceOptions()
     sentences = join_sentences(transcript.segments, sentence_options)
     translated, retries, gpu = [], [], None
@@ -93,11 +94,6 @@ def translate_transcript(
                 translator, [s.text for s in sentences], src, tgt, options.beam_size
             )
     cues = tuple(sentence_cues(sentences, translated, retries, tgt))
-    run = Run(placement.device, placement.compute_type, started, time.time(), socket.gethostname())
-    card = os.environ.get("CUDA_VISIBLE_DEVICES", "")
-    run = dataclasses.replace(
-        run, attempt=attempt.number, batch_size=options.batch_size, gpu=card, **step_memory(gpu)
-    )
     translation = Translation(
         source_language=src,
         target_language=tgt,
@@ -107,12 +103,27 @@ def translate_transcript(
             **dataclasses.asdict(sentence_options),
             **{"device": device, "target": target},
         },
-        run=run,
+        run=_run(placement, started, attempt, options.batch_size, gpu),
         sentences=len(sentences),
         retries=tuple(retries),
     )
     write_record(translation, out)
     log.info("%d sentences, %d cues, %d retried", len(sentences), len(cues), len(retries))
+
+
+def _run(placement, started: float, attempt: Attempt, batch: int, gpu) -> Run:
+    """Where and how this try ran: device, times, host, try, batch, card and memory."""
+    return Run(
+        placement.device,
+        placement.compute_type,
+        started,
+        time.time(),
+        socket.gethostname(),
+        attempt=attempt.number,
+        batch_size=batch,
+        gpu=os.environ.get("CUDA_VISIBLE_DEVICES", ""),
+        **step_memory(gpu),
+    )
 
 
 def _nllb_codes(path: str, transcript: Transcript, source: str, target: str) -> tuple[str, str]:
@@ -124,25 +135,10 @@ def _nllb_codes(path: str, transcript: Transcript, source: str, target: str) -> 
     return src, languages.target_language(target).nllb
 
 
-def _prepared(prepared: dict[str, str], placement, manifest: str) -> str:
-    """The prepared folder this try loads: the conversion storing its weights, or the checkpoint.
-
-    A try whose weights were not converted (a float32 job's lighter retry,
-    say) loads another conversion: CTranslate2 turns weights into any compute
-    type as it loads them.
-    """
-    weights = mt.stored_weights(placement.compute_type)
-    folder = prepared.get(weights) or prepared.get("checkpoint")
-    if folder is None and prepared:
-        other = sorted(prepared)[0]
-        log.info("no %s conversion was prepared; loading the %s one as %s", weights, other, weights)
-        folder = prepared[other]
-    if folder is None:
-        raise ModelError(
-            f"{manifest}: no conversion was prepared for {placement.device}; "
-            "run the workflow again to make it"
-        )
-    return folder
+def _prepared(prepared: tuple[str, dict[str, str]], placement: Placement) -> str:
+    """The prepared folder this try loads (see ``model_store.folder_for``)."""
+    manifest, folders = prepared
+    return model_store.folder_for(folders, placement.compute_type, manifest)
 
 
 def _placement(options: mt.TranslateOptions, device: str, attempt: Attempt, batch: int):

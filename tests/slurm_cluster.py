@@ -538,7 +538,7 @@ PartitionName={self.partition} Nodes={self.node} Default=YES MaxTime=INFINITE St
         return out.split()
 
     def jobs(self) -> list[dict[str, str]]:
-        """Every job accounting knows of: id, name, state, exit code, memory asked (sacct)."""
+        """Every job accounting knows of: id, state, exit code, memory asked, folder... (sacct)."""
         fields = [
             "JobIDRaw",
             "JobName",
@@ -548,6 +548,7 @@ PartitionName={self.partition} Nodes={self.node} Default=YES MaxTime=INFINITE St
             "AllocTRES",
             "Timelimit",
             "Comment",
+            "WorkDir",
         ]
         out = self.run(
             "sacct", "-X", "-a", "-n", "--parsable2", f"--format={','.join(fields)}"

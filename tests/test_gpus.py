@@ -12,6 +12,7 @@ import shutil
 import pytest
 
 from autokr.records import read_transcript, read_translation
+from conftest import ROOT
 from runs import configure, copy_project, held, hold_at, release, start_snakemake, wait_for
 
 pytestmark = pytest.mark.workflow
@@ -54,3 +55,43 @@ def test_jobs_under_gpu_3_hold_three_cards_never_two_on_one(
         spans = sorted((r.started, r.finished) for r in runs if r.gpu == card)
         for (_, end), (start, _) in itertools.pairwise(spans):
             assert start >= end, f"two jobs held card {card} at once"
+
+
+CLAIM = """
+import os, sys, time
+from autokr.devices import claim_gpu
+print(claim_gpu(), os.environ.get("CUDA_VISIBLE_DEVICES"), flush=True)
+time.sleep(float(sys.argv[1]))
+"""
+
+
+@pytest.mark.parametrize(
+    ("visible", "expected"),
+    [("2", [("2", "2"), ("2", "2")]), ("3,5", [("3", "3"), ("5", "5")])],
+)
+def test_a_slurm_job_keeps_its_card_and_an_allocations_jobs_share_theirs(
+    tmp_path, python, visible, expected
+):
+    # One card from SLURM is the job's own, however many jobs hold it; jobs of
+    # a run inside an allocation of several cards take one each.
+    import os
+    import subprocess
+
+    env = {
+        **os.environ,
+        "SLURM_JOB_ID": "41",
+        "CUDA_VISIBLE_DEVICES": visible,
+        "AUTOKR_GPU_LOCKS": str(tmp_path),
+        "PYTHONPATH": str(ROOT / "scripts"),
+    }
+    first = subprocess.Popen([python, "-c", CLAIM, "5"], env=env, stdout=subprocess.PIPE, text=True)
+    try:
+        got = [tuple(first.stdout.readline().split())]
+        second = subprocess.run(
+            [python, "-c", CLAIM, "0"], env=env, capture_output=True, text=True, timeout=60
+        )
+        got.append(tuple(second.stdout.split()))
+    finally:
+        first.kill()
+        first.wait()
+    assert got == expected

@@ -69,7 +69,23 @@ def test_a_model_that_cannot_be_had_is_one_line(project, tmp_path):
     result = snakemake(project, "models", "--configfile", "local.yaml", str(mine), env=env)
     assert result.returncode != 0
     assert "autokr: model 'no-such-org/no-such-whisper' (transcribe.model)" in result.stderr
+    # It names the cache it looked in: the models folder, not the Hub's.
+    assert f"not in the cache at models/whisper/{slug('no-such-org/no-such-whisper')}/hub," in (
+        result.stderr
+    )
     assert "Traceback" not in result.stderr
+
+
+def test_a_models_folder_under_home_is_expanded(project, tmp_path):
+    home = tmp_path / "home"
+    home.mkdir()
+    mine = project / "home.yaml"
+    mine.write_text("models_dir: ~/autokr-models\n", encoding="utf-8")
+    env = {**os.environ, "HOME": str(home)}
+    result = snakemake(project, "models", "-n", "--configfile", "local.yaml", str(mine), env=env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert f"{home}/autokr-models/whisper/" in result.stdout
+    assert not (project / "~").exists()
 
 
 def test_models_come_from_the_hub_once_and_jobs_never_ask_it(
@@ -117,3 +133,33 @@ def test_models_come_from_the_hub_once_and_jobs_never_ask_it(
         assert hub.count() == asked
     models = project / "models"
     assert (models / "whisper" / slug("autokr-tests/whisper-base") / "hub").is_dir()
+
+
+def test_a_try_loads_its_own_conversion_or_another_one():
+    from autokr.errors import ModelError
+    from autokr.model_store import folder_for
+
+    both = {"int8": "m/int8", "float16": "m/float16"}
+    assert folder_for(both, "int8", "m.json") == "m/int8"
+    assert folder_for(both, "int8_float16", "m.json") == "m/float16"  # CUDA's lighter retry
+    # float32 configured on CUDA: its last try runs int8_float32, never converted.
+    assert folder_for({"float32": "m/float32"}, "int8_float32", "m.json") == "m/float32"
+    assert folder_for({"checkpoint": "ckpt"}, "float16", "m.json") == "ckpt"
+    with pytest.raises(ModelError, match=r"^m\.json: lists no model folder"):
+        folder_for({}, "int8", "m.json")
+
+
+def test_a_models_folder_of_another_model_is_not_fetched_as_the_configured_one(project):
+    # Asking for a manifest the config does not name must not fetch the
+    # configured model into another model's folder.
+    result = snakemake(
+        project,
+        "--configfile",
+        "local.yaml",
+        "-n",
+        "models/whisper/someone_else-0000/manifest.json",
+    )
+    assert result.returncode != 0
+    assert "models/whisper/someone_else-0000: not the configured whisper model" in (
+        result.stderr + result.stdout
+    )

@@ -1,5 +1,6 @@
 """The morning report, from QA reports and logs on disk."""
 
+import os
 import time
 from pathlib import Path
 
@@ -57,3 +58,53 @@ def test_report_counts_every_input_and_names_each_failure_and_rule_break(tmp_pat
     assert "| ep01 | 301.50 s | 302.75 s |" in text  # where a line may be missing
     # A later run that did nothing for ep01 reports it unchanged.
     assert "0 done, 1 unchanged" in summarise(results, videos, ["ko"], skipped, time.time() + 5)
+
+
+def test_a_job_the_cluster_killed_is_named_with_the_schedulers_cause(tmp_path):
+    # A memory kill by SLURM writes no line of the step's own: its log just
+    # stops. The executor's log of the job (kept for failed jobs) says why.
+    results = tmp_path / "results"
+    for step, text in [("extract_audio", "x INFO done\n"), ("transcribe", "x INFO start\n")]:
+        (results / "logs" / step).mkdir(parents=True)
+        (results / "logs" / step / "ep.01.log").write_text(text, encoding="utf-8")
+    killed = tmp_path / ".snakemake" / "slurm_logs" / "rule_transcribe" / "ep.01"
+    killed.mkdir(parents=True)
+    (killed / "7.log").write_text("slurmstepd: error: Job 7 exceeded memory limit (830 > 300)\n")
+    (killed / "12.log").write_text(
+        "localrule transcribe:\n"
+        "slurmstepd: error: Detected 1 oom_kill event in StepId=12.0. Some of the step "
+        "tasks have been OOM Killed.\n"
+    )
+    videos = {"ep.01": Path("videos/ep.01.mkv")}
+    text = summarise(results, videos, ["ko"], [], time.time() - 5)
+    assert (
+        "| videos/ep.01.mkv | transcribe | killed by SLURM for using more memory than it asked "
+        "(SLURM job 12, log .snakemake/slurm_logs/rule_transcribe/ep.01/12.log): raise its mem_mb "
+    ) in text
+    # Without a cluster's log the cause stays the plain one.
+    (killed / "7.log").unlink()
+    (killed / "12.log").unlink()
+    text = summarise(results, videos, ["ko"], [], time.time() - 5)
+    assert "| transcribe | stopped before it finished (see the log) |" in text
+
+
+def test_a_model_step_that_failed_is_named_above_the_videos_waiting_on_it(tmp_path):
+    results = tmp_path / "results"
+    logs = results / "logs"
+    (logs / "extract_audio").mkdir(parents=True)
+    (logs / "extract_audio" / "ep01.log").write_text("x INFO done\n", encoding="utf-8")
+    (logs / "download_model").mkdir()
+    failed = logs / "download_model" / "whisper.org_whisper-1234abcd.log"
+    failed.write_text("x INFO start\nautokr: model 'org/whisper' (transcribe.model) …\n", "utf-8")
+    old = logs / "download_model" / "nllb.old-99.log"
+    old.write_text("x INFO start\nautokr: an earlier run's failure\n", encoding="utf-8")
+    started = time.time() - 1
+    os.utime(old, (started - 60, started - 60))
+    text = summarise(results, {"ep01": Path("videos/ep01.mkv")}, ["ko"], [], started)
+    assert "## Model steps that failed" in text
+    assert (
+        "| download_model | whisper.org_whisper-1234abcd "
+        f"| model 'org/whisper' (transcribe.model) … | {failed} |"
+    ) in text
+    assert "an earlier run's failure" not in text
+    assert "| videos/ep01.mkv | transcribe | not run: stopped, or waiting on a step" in text

@@ -273,3 +273,15 @@ def test_a_model_folder_under_home_is_found_with_a_tilde(whisper_model, tmp_path
     (tmp_path / "models" / "whisper-base").symlink_to(whisper_model)
     model = asr.load_model("~/models/whisper-base", CPU, cpu_threads=1)
     assert type(model).__name__ == "WhisperModel"
+
+
+def test_with_vad_off_pauses_are_still_no_missing_speech(media):
+    # vad: false decodes the whole file, but the coverage check must not take
+    # every pause for speech that no word covers.
+    from faster_whisper.audio import decode_audio
+
+    samples = decode_audio(str(media["three.wav"]), sampling_rate=asr.SAMPLE_RATE)
+    on = asr.speech_spans(samples, asr.TranscribeOptions(vad=True))
+    off = asr.speech_spans(samples, asr.TranscribeOptions(vad=False))
+    assert off == on and len(off) >= 3
+    assert sum(s.end - s.start for s in off) < 0.8 * len(samples) / asr.SAMPLE_RATE

@@ -251,13 +251,12 @@ def speech_spans(samples, options: TranscribeOptions) -> list[Span]:
     """Where Silero VAD hears speech, tightly (the coverage check's reference).
 
     Spans split at 160 ms of silence and are padded by only 100 ms, so that a
-    stretch without words is speech and not the VAD's own margin. With VAD
-    off the whole file counts as speech.
+    stretch without words is speech and not the VAD's own margin. The check
+    uses it with VAD off too (``vad: false`` decodes the whole file): pauses
+    are still no speech, and never counted as missing text.
     """
     from faster_whisper.vad import VadOptions, get_speech_timestamps
 
-    if not options.vad:
-        return [Span(0.0, round(len(samples) / SAMPLE_RATE, 3))]
     threshold = options.vad_options.get("threshold")
     vad = VadOptions(
         threshold=0.5 if threshold is None else threshold,

@@ -178,10 +178,10 @@ def claim_gpu(gpus: list | None = None, every: float = 0.2) -> str | None:
     use, so two jobs under ``--resources gpu=2`` would both land on card 0.
     Each job locks one card (an ``fcntl`` lock, which the system drops if the
     job dies) and sets ``CUDA_VISIBLE_DEVICES`` to it before any CUDA call. A
-    job a scheduler gave cards (SLURM sets ``CUDA_VISIBLE_DEVICES``) keeps
-    them. ``gpus`` lists the cards to share out (config ``gpus``); None is
-    every card visible. With all cards taken (more GPU jobs than cards), the
-    job waits for one.
+    job a scheduler gave one card (SLURM sets ``CUDA_VISIBLE_DEVICES``) keeps
+    it; jobs of a run inside an allocation of several take one each. ``gpus``
+    lists the cards to share out (config ``gpus``); None is every card visible.
+    With all cards taken (more GPU jobs than cards), the job waits for one.
     """
     import fcntl
     import tempfile
@@ -189,9 +189,15 @@ def claim_gpu(gpus: list | None = None, every: float = 0.2) -> str | None:
     from pathlib import Path
 
     visible = os.environ.get("CUDA_VISIBLE_DEVICES")
-    if os.environ.get("SLURM_JOB_ID"):  # the scheduler chose (or gave none)
-        return visible
-    cards = [str(card) for card in gpus] if gpus else _visible_cards(visible)
+    if os.environ.get("SLURM_JOB_ID"):
+        given = _visible_cards(visible) if visible is not None else []
+        if len(given) <= 1:  # the scheduler chose the job's card (or gave none)
+            return visible
+        # A run inside an allocation of several cards (salloc --gpus=4, then
+        # --resources gpu=4): its jobs share them out, one each.
+        cards = given
+    else:
+        cards = [str(card) for card in gpus] if gpus else _visible_cards(visible)
     if not cards:
         return None
     default = Path(tempfile.gettempdir()) / f"autokr-gpus-{os.getuid()}"

@@ -11,11 +11,14 @@ reruns nothing.
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 from pathlib import Path
 
 from autokr import models
 from autokr.records import ModelManifest, write_record
+
+log = logging.getLogger("autokr")
 
 #: The kinds of model, and the config key that names each.
 KINDS = {"whisper": "transcribe.model", "nllb": "translate.model"}
@@ -80,7 +83,7 @@ def _download_whisper(model: str, into: Path) -> str:
     try:
         return download_model(model, cache_dir=str(into), local_files_only=models.offline())
     except (OSError, ValueError) as exc:
-        raise models.not_found(model, KINDS["whisper"], exc) from None
+        raise models.not_found(model, KINDS["whisper"], exc, into) from None
 
 
 def convert(checkpoint: ModelManifest, weights: list[str], into: Path) -> ModelManifest:
@@ -101,6 +104,28 @@ def convert(checkpoint: ModelManifest, weights: list[str], into: Path) -> ModelM
         conversions[stored] = str(folder)
         files.update({f"{stored}/{name}": size for name, size in _files(folder).items()})
     return ModelManifest(checkpoint.model, "ctranslate2", str(into), files, conversions)
+
+
+def folder_for(prepared: dict[str, str], compute_type: str, manifest: str) -> str:
+    """The folder a try with ``compute_type`` loads, from what the model steps prepared.
+
+    ``prepared`` maps stored weights to folders ("checkpoint": not converted).
+    A try whose weights were not converted (a float32 job's lighter retry,
+    say) loads another conversion: CTranslate2 turns weights into any compute
+    type as it loads them.
+    """
+    from autokr.errors import ModelError
+    from autokr.mt import stored_weights
+
+    weights = stored_weights(compute_type)
+    folder = prepared.get(weights) or prepared.get("checkpoint")
+    if folder is None and prepared:
+        other = sorted(prepared)[0]
+        log.info("no %s conversion was prepared; loading the %s one as %s", weights, other, weights)
+        folder = prepared[other]
+    if folder is None:
+        raise ModelError(f"{manifest}: lists no model folder; run the workflow again to make it")
+    return folder
 
 
 def write_manifest(manifest: ModelManifest, path: str) -> None:

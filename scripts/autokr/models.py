@@ -103,7 +103,7 @@ def fetch_checkpoint(model: str, key: str, cache_dir: Path | None = None) -> Pat
         patterns = checkpoint_files(listing, model)
         path = snapshot_download(model, allow_patterns=patterns, cache_dir=cache)
     except (OSError, ValueError) as exc:
-        raise not_found(model, key, exc) from None
+        raise not_found(model, key, exc, cache_dir) from None
     return Path(path)
 
 
@@ -132,11 +132,11 @@ def cached_checkpoint(
             )
         )
     except (OSError, ValueError) as exc:
-        raise not_found(model, key, cause or exc) from None
+        raise not_found(model, key, cause or exc, cache_dir) from None
     try:
         checkpoint_files([p.name for p in folder.iterdir() if p.is_file()], f"the cached {model}")
     except ModelError as exc:
-        raise not_found(model, key, cause or exc) from None
+        raise not_found(model, key, cause or exc, cache_dir) from None
     return folder
 
 
@@ -152,11 +152,14 @@ def offline() -> bool:
     return os.environ.get("HF_HUB_OFFLINE", "").lower() in {"1", "true", "yes", "on"}
 
 
-def not_found(model: str, key: str, cause: object) -> ModelError:
-    """The error for a model that is neither a local folder, cached, nor downloadable."""
+def not_found(model: str, key: str, cause: object, cache_dir: Path | None = None) -> ModelError:
+    """The error for a model that is neither a local folder, cached, nor downloadable.
+
+    ``cache_dir`` is the cache that was looked in (the models folder); None is the Hub's.
+    """
     return ModelError(
         f"model {model!r} ({key}) is not a local folder, not in the cache at "
-        f"{hub_cache_dir()}, and could not be downloaded ({first_line(cause)}); "
+        f"{cache_dir or hub_cache_dir()}, and could not be downloaded ({first_line(cause)}); "
         f"run 'make models' on a machine with network access, or set {key} to a "
         "local folder that holds the model"
     )

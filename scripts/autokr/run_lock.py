@@ -34,10 +34,19 @@ def record_owner(workdir: Path, pid: int | None = None) -> None:
 
 
 def why_kept(workdir: Path) -> str | None:
-    """Why the lock in ``workdir`` must be kept, or None when it is provably stale."""
+    """Why the lock in ``workdir`` must be kept, or None when it is provably stale.
+
+    The record is written once the run holds its lock, so one older than the
+    lock files belongs to an earlier run: a run that locked the folder and has
+    not reached ``onstart`` yet (still building its job graph) has none.
+    """
     try:
-        owner = json.loads((workdir / OWNER).read_text(encoding="utf-8"))
+        record = workdir / OWNER
+        owner = json.loads(record.read_text(encoding="utf-8"))
         host, pid = str(owner["host"]), int(owner["pid"])
+        newest_lock = max((lock.stat().st_mtime for lock in lock_files(workdir)), default=0)
+        if record.stat().st_mtime < newest_lock:
+            return "no record of the run that holds it (the last record is older than the lock)"
     except (OSError, ValueError, KeyError, TypeError):
         return "no record of the run that holds it"
     if host != socket.gethostname():

@@ -9,6 +9,7 @@ finished, what was already finished, what was skipped and what failed.
 from __future__ import annotations
 
 import dataclasses
+import re
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -34,23 +35,39 @@ class Failure:
     earlier: str = ""
 
 
-def steps_of(video: str, targets: list[str]) -> list[tuple[str, str]]:
-    """(step name, log path under results/) of a video's jobs, in the order they run."""
+@dataclass(frozen=True)
+class Step:
+    """One job of a video: its name in the summary, its log under results/, its rule."""
+
+    name: str
+    log: str
+    rule: str
+    wildcards: tuple[str, ...]
+
+
+def steps_of(video: str, targets: list[str]) -> list[Step]:
+    """A video's jobs, in the order they run."""
     return [
-        ("extract_audio", f"logs/extract_audio/{video}.log"),
-        ("transcribe", f"logs/transcribe/{video}.log"),
-        *[(f"translate {t}", f"logs/translate/{video}.{t}.log") for t in targets],
-        ("make_srt", f"logs/make_srt/{video}.log"),
+        Step("extract_audio", f"logs/extract_audio/{video}.log", "extract_audio", (video,)),
+        Step("transcribe", f"logs/transcribe/{video}.log", "transcribe", (video,)),
+        *[
+            Step(f"translate {t}", f"logs/translate/{video}.{t}.log", "translate", (video, t))
+            for t in targets
+        ],
+        Step("make_srt", f"logs/make_srt/{video}.log", "make_srt", (video,)),
     ]
 
 
 def find_failure(results: Path, video: str, targets: list[str]) -> Failure:
     """The first step of ``video`` whose log ends in an autokr error, or that never finished."""
-    for step, log in steps_of(video, targets):
-        path = results / log
+    for step in steps_of(video, targets):
+        path = results / step.log
         if not path.exists():
-            return Failure(video, step, "not run: stopped, or waiting on a step that failed", "")
-        failure = _failed_step(path, video, step)
+            cause = scheduler_cause(results.parent, step)
+            return Failure(
+                video, step.name, cause or "not run: stopped, or waiting on a step that failed", ""
+            )
+        failure = _failed_step(results, path, video, step)
         if failure:
             return failure
     return Failure(video, "make_srt", "outputs missing", "")
@@ -64,23 +81,91 @@ def failed_this_run(
     Snakemake deletes a failing job's own output, but not what later steps made
     from it before: a video can fail while its old QA report and subtitles stay.
     """
-    for step, log in steps_of(video, targets):
-        path = results / log
+    for step in steps_of(video, targets):
+        path = results / step.log
         if path.exists() and path.stat().st_mtime >= run_started:
-            failure = _failed_step(path, video, step)
+            failure = _failed_step(results, path, video, step)
             if failure:
                 return failure
     return None
 
 
-def _failed_step(log: Path, video: str, step: str) -> Failure | None:
+def _failed_step(results: Path, log: Path, video: str, step: Step) -> Failure | None:
     lines = log.read_text(encoding="utf-8", errors="replace").splitlines()
     errors = [ln for ln in lines if ln.startswith("autokr: ")]
     if errors:
-        return Failure(video, step, errors[-1].removeprefix("autokr: "), str(log))
+        return Failure(video, step.name, errors[-1].removeprefix("autokr: "), str(log))
     if not any(ln.endswith(" done") for ln in lines):
-        return Failure(video, step, "stopped before it finished (see the log)", str(log))
+        # Killed from outside: a scheduler's kill writes no line of the step's own.
+        cause = scheduler_cause(results.parent, step)
+        return Failure(
+            video, step.name, cause or "stopped before it finished (see the log)", str(log)
+        )
     return None
+
+
+def model_failures(results: Path, run_started: float) -> list[Failure]:
+    """The model steps (download_model, convert_model) that failed in this run.
+
+    A video then waits on them and never runs; the summary says why here.
+    """
+    failures = []
+    for rule in ("download_model", "convert_model"):
+        for log in sorted((results / "logs" / rule).glob("*.log")):
+            if log.stat().st_mtime < run_started:
+                continue
+            name = log.name.removesuffix(".log")
+            wildcards = tuple(name.split(".", 1)) if rule == "download_model" else (name,)
+            failure = _failed_step(results, log, name, Step(rule, str(log), rule, wildcards))
+            if failure:
+                failures.append(failure)
+    return failures
+
+
+#: Where Snakemake's SLURM executor keeps each job's log (it keeps a failed job's).
+SLURM_LOGS = Path(".snakemake") / "slurm_logs"
+#: What slurmstepd writes when it kills a job for memory (OverMemoryKill, cgroups).
+MEMORY_KILL = re.compile(r"exceeded memory limit|oom[-_ ]kill", re.IGNORECASE)
+
+
+def scheduler_cause(project: Path, step: Step) -> str | None:
+    """Why SLURM ended the last cluster job of ``step``, from its log and accounting (``sacct``).
+
+    None for a step that never ran on a cluster, or that the scheduler did not end.
+    """
+    folder = project / SLURM_LOGS / f"rule_{step.rule}" / "_".join(step.wildcards).replace("/", "_")
+    logs = [p for p in folder.glob("*.log") if p.stem.isdigit()]
+    if not logs:
+        return None
+    last = max(logs, key=lambda p: int(p.stem))
+    text = last.read_text(encoding="utf-8", errors="replace")
+    state = _sacct_state(last.stem)
+    where = f"SLURM job {last.stem}, log {last.relative_to(project)}"
+    if MEMORY_KILL.search(text) or state.startswith("OUT_OF_ME"):
+        return f"killed by SLURM for using more memory than it asked ({where}): raise its mem_mb"
+    if "DUE TO TIME LIMIT" in text or state == "TIMEOUT":
+        return f"killed by SLURM at its time limit ({where}): raise its runtime"
+    if "CANCELLED" in text or state.startswith("CANCELLED"):
+        return f"cancelled on the cluster ({where})"
+    if state == "NODE_FAIL":
+        return f"its node failed ({where})"
+    return None
+
+
+def _sacct_state(job: str) -> str:
+    """The job's state in SLURM's accounting; "" where there is no sacct or no answer."""
+    import subprocess
+
+    try:
+        out = subprocess.run(
+            ["sacct", "-X", "-j", job, "-n", "--parsable2", "--format=State"],
+            capture_output=True,
+            text=True,
+            timeout=20,
+        ).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+    return out.strip().splitlines()[0].strip() if out.strip() else ""
 
 
 def remove_outdated(
@@ -149,20 +234,16 @@ def summarise(
     subtitles an earlier run made.
     """
     done, failed = _sort_out(results, videos, targets, run_started, earlier or {})
-    states = Counter(state for _, state in done)
-    kinds = Counter(s.kind for s in skipped)
-    why = ", ".join(f"{n} {kind}" for kind, n in sorted(kinds.items()))
-    head = [
-        "# autokr summary",
-        "",
-        f"{time.strftime('%Y-%m-%d %H:%M', time.localtime(run_started))}: "
-        f"{len(videos) + len(skipped)} inputs: {states['done']} done, "
-        f"{states['unchanged']} unchanged, {len(skipped)} skipped"
-        f"{f' ({why})' if why else ''}, {len(failed)} failed.",
-        "",
-    ]
+    head = ["# autokr summary", "", _headline(done, failed, skipped, run_started), ""]
     qas = [qa for qa, _ in done]
+    models = model_failures(results, run_started)
     sections = [
+        _table(
+            "Model steps that failed",
+            ["step", "model", "cause", "log"],
+            [[f.step, f.video, f.cause, f.log] for f in models],
+            "Every video that needs the model waits on it and is not run.",
+        ),
         _table(
             "Failed",
             ["file", "step", "cause", "log", "earlier subtitles"],
@@ -189,6 +270,19 @@ def summarise(
         ),
     ]
     return "\n".join(head + [line for section in sections for line in section])
+
+
+def _headline(done, failed: list[Failure], skipped: list[Skipped], run_started: float) -> str:
+    """When, and how many inputs were done, unchanged, skipped and failed."""
+    states = Counter(state for _, state in done)
+    kinds = Counter(s.kind for s in skipped)
+    why = ", ".join(f"{n} {kind}" for kind, n in sorted(kinds.items()))
+    return (
+        f"{time.strftime('%Y-%m-%d %H:%M', time.localtime(run_started))}: "
+        f"{len(done) + len(failed) + len(skipped)} inputs: {states['done']} done, "
+        f"{states['unchanged']} unchanged, {len(skipped)} skipped"
+        f"{f' ({why})' if why else ''}, {len(failed)} failed."
+    )
 
 
 def _sort_out(
