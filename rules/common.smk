@@ -7,6 +7,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(workflow.basedir) / "scripts"))
 
+from autokr import model_choice
 from autokr.config import output_settings, source_label, target_codes, validate_config
 from autokr.devices import ATTEMPTS
 from autokr.discovery import Scan, scan_videos
@@ -20,6 +21,11 @@ try:
     config.update(validate_config(config))
 except ConfigError as exc:
     sys.exit(f"autokr: config: {exc}")
+
+# model: auto becomes a model's name here, once per run: the main process
+# chooses and records it; a cluster job reads the record.
+for line in model_choice.resolve(config, decide=workflow.is_main_process):
+    print(line, file=sys.stderr)
 
 # ~ is the user's home, as in a shell.
 MODELS = os.path.expanduser(config["models_dir"])
@@ -173,7 +179,9 @@ def check_cluster_resources():
     --profile profiles/slurm; on a cluster those caps hold for the whole
     cluster. Known only once the executor is set, so it is checked at onstart.
     """
-    capped = [name for name in ("gpu", "model_jobs") if name in workflow.global_resources]
+    capped = [
+        name for name in ("gpu", "model_jobs") if name in workflow.global_resources
+    ]
     if workflow.non_local_exec and capped:
         sys.exit(
             f"autokr: --resources {' '.join(capped)} would cap the whole cluster to "

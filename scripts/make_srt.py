@@ -88,7 +88,19 @@ def make_subtitles(
     runs = {"extract_audio": media.run, **runs} if media else runs
     qa = qa_report(video, transcript, loaded, layouts, runs, started)
     settings = {"frame_rate": frame_rate, "formats": list(formats), "bilingual": bilingual}
-    write_record(dataclasses.replace(qa, settings=settings), qa_path)
+    records = {
+        "transcribe": transcript.settings,
+        **{f"translate.{k}": t.settings for k, t in loaded.items()},
+    }
+    qa = dataclasses.replace(
+        qa,
+        settings=settings,
+        models={step: str(s.get("model", "")) for step, s in records.items()},
+        model_choice={
+            step: s["model_choice"] for step, s in records.items() if s.get("model_choice")
+        },
+    )
+    write_record(qa, qa_path)
     for label, lay in layouts.items():
         log.info("%s: %d cues, %d rule breaks left", label, len(lay.cues), len(lay.breaks))
 

@@ -43,12 +43,14 @@ def transcribe_audio(
     threads: int | None = None,
     attempt: Attempt | None = None,
     model_folder: str | None = None,
+    model_choice: str = "",
 ) -> None:
     """Load the model, transcribe ``audio`` and write the transcript to ``out``.
 
     ``attempt`` is Snakemake's retry count: each retry after running out of
     memory halves the batch (see ``Attempt`` for what gets lighter after that).
-    ``model_folder`` is where download_model put ``options.model``, if it did.
+    ``model_folder`` is where download_model put ``options.model``, if it did;
+    ``model_choice`` why ``model: auto`` chose it, if it did.
     """
     started = time.time()
     attempt = attempt or Attempt()
@@ -71,9 +73,8 @@ def transcribe_audio(
         transcript,
         settings={
             **transcript.settings,
-            "batch_size": configured_batch,
-            "device": device,
-            "compute_type": compute_type,
+            **{"batch_size": configured_batch, "device": device, "compute_type": compute_type},
+            **({"model_choice": model_choice} if model_choice else {}),
         },
         # The job's time includes loading the model, not just decoding.
         run=dataclasses.replace(
@@ -126,6 +127,7 @@ def transcribe_with_config(
         threads or machine["threads"],
         attempt,
         model_folder,
+        config.get("model_choice", {}).get("transcribe", ""),
     )
 
 

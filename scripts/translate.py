@@ -60,11 +60,13 @@ def translate_transcript(
     threads: int | None = None,
     attempt: Attempt | None = None,
     prepared: tuple[str, dict[str, str]] | None = None,
+    model_choice: str = "",
 ) -> None:
     """Translate a transcript sentence by sentence into ``target``; write the cues to ``out``.
 
     ``attempt`` is Snakemake's try: each retry after running out of memory halves the batch.
-    ``prepared`` is the model steps' manifest and its folders by stored weights (``_prepared``).
+    ``prepared`` is the model steps' manifest and its folders by stored weights (``_prepared``);
+    ``model_choice`` why ``model: auto`` chose the model, if it did.
     """
     started = time.time()
     attempt = attempt or Attempt()
@@ -95,20 +97,26 @@ def translate_transcript(
             )
     cues = tuple(sentence_cues(sentences, translated, retries, tgt))
     translation = Translation(
-        source_language=src,
-        target_language=tgt,
-        cues=cues,
-        settings={
-            **dataclasses.asdict(configured),
-            **dataclasses.asdict(sentence_options),
-            **{"device": device, "target": target},
-        },
+        src,
+        tgt,
+        cues,
+        _settings(configured, sentence_options, device, target, model_choice),
         run=_run(placement, started, attempt, options.batch_size, gpu),
         sentences=len(sentences),
         retries=tuple(retries),
     )
     write_record(translation, out)
     log.info("%d sentences, %d cues, %d retried", len(sentences), len(cues), len(retries))
+
+
+def _settings(options, sentence_options, device: str, target: str, model_choice: str) -> dict:
+    """The settings a translation records: the step's, and why auto chose its model."""
+    return {
+        **dataclasses.asdict(options),
+        **dataclasses.asdict(sentence_options),
+        **{"device": device, "target": target},
+        **({"model_choice": model_choice} if model_choice else {}),
+    }
 
 
 def _run(placement, started: float, attempt: Attempt, batch: int, gpu) -> Run:
@@ -198,6 +206,7 @@ def translate_with_config(
         threads or configured_threads,
         attempt,
         prepared,
+        config.get("model_choice", {}).get("translate", ""),
     )
 
 

@@ -6,6 +6,7 @@ Errors come out as one line naming the key, before any job starts.
 from __future__ import annotations
 
 import copy
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -198,9 +199,15 @@ def config_from_options(args, keys: list[str], base: dict[str, Any] | None = Non
         for part in path:
             into = into.setdefault(part, {})
         into[name] = value
-    return validate_config(
+    checked = validate_config(
         config, check_targets="target_language" in keys or "target_language" in config
     )
+    from autokr import model_choice
+
+    steps = tuple(step for step in ("transcribe", "translate") if step in keys)
+    for line in model_choice.resolve(checked, decide=True, path=None, steps=steps):
+        print(line, file=sys.stderr)
+    return checked
 
 
 def _schema_at(key: str) -> dict[str, Any]:

@@ -204,6 +204,9 @@ class QA:
     uncovered_before: float = 0.0
     uncovered_after: float = 0.0
     uncovered: tuple[Span, ...] = ()
+    #: Each step's model, and why where ``model: auto`` chose it.
+    models: dict[str, str] = field(default_factory=dict)
+    model_choice: dict[str, str] = field(default_factory=dict)
     version: int = VERSION
 
 

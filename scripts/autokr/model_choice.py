@@ -1,0 +1,273 @@
+"""``model: auto``: the Whisper and NLLB models that fit what a run's jobs run on.
+
+The Snakefile resolves ``auto`` once per run, before any job (``choose``), and
+records the names and the reasons in ``results/model_choice.json``; the jobs
+then see only the resolved names, so a resolved name, not ``auto``, decides
+reruns and downloads. The tables below are the README's "Models that fit the
+machine" table; change one, change the other.
+
+On CUDA the choice goes by the free memory of the emptiest usable card (NVML;
+the steps run one after another, so each gets the whole card). On the CPU it
+goes by size, to finish in a reasonable time.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+#: Whisper on CUDA, best first: (model, GB of free card memory it needs).
+#: The needs are the float16 weights, batched decoding and CUDA's own context,
+#: rounded up.
+WHISPER_CUDA = [("large-v3", 6.0), ("turbo", 3.5), ("small", 1.5)]
+#: For Japanese, kotoba-whisper v2.0: large-v3's encoder with a 2-layer decoder,
+#: published for faster-whisper. CER 9.2 / 8.4 / 11.6 on CommonVoice 8 / JSUT /
+#: ReazonSpeech (TV speech) against large-v3's 8.5 / 7.1 / 14.9, per its model
+#: card, and several times faster: the better fit for broadcast-like audio.
+WHISPER_CUDA_JA = [("kotoba-tech/kotoba-whisper-v2.0-faster", 4.0), *WHISPER_CUDA[1:]]
+#: NLLB on CUDA: the 1.3B distilled model where it fits, else the 600M.
+NLLB_CUDA = [("facebook/nllb-200-distilled-1.3B", 8.0), ("facebook/nllb-200-distilled-600M", 0.0)]
+NLLB_CPU = "facebook/nllb-200-distilled-600M"
+#: CPU cores from which the CPU gets Whisper medium rather than small.
+MEDIUM_FROM_CPUS = 8
+#: Whisper's compute per second of audio, relative to base, by parameter count
+#: (base 74M; an estimate, see ``cpu_minutes_per_hour``).
+RELATIVE_COMPUTE = {
+    "tiny": 0.5,
+    "base": 1.0,
+    "small": 3.3,
+    "medium": 10.4,
+    "turbo": 10.9,
+    "large-v3-turbo": 10.9,
+    "large-v1": 20.9,
+    "large-v2": 20.9,
+    "large-v3": 20.9,
+    "large": 20.9,
+}
+#: Whisper base on the CPU, int8, 2 cores: 36.1 s of workflow for 600 s of
+#: speech (``make bench``, bench/results.md, 2026-11-27, Intel Xeon).
+BASE_CPU_SECONDS_PER_SECOND = 36.1 / 600
+BASE_CPU_CORES = 2
+#: Models slow enough on the CPU to warn about (an hour of audio over an hour).
+SLOW_ON_CPU_FROM = 10.0
+
+
+@dataclass(frozen=True)
+class Machine:
+    """What a step's jobs run on: ``cuda`` or ``cpu``, free card memory, CPU cores.
+
+    ``free_gb`` None on CUDA means no card could be measured here (a cluster's
+    login node): the jobs' cards are taken to have room for the largest model.
+    """
+
+    device: str
+    free_gb: float | None = None
+    cpus: int = 1
+
+
+@dataclass(frozen=True)
+class Choice:
+    """A resolved ``auto``: the model, and why, in words."""
+
+    step: str
+    model: str
+    why: str
+
+
+def choose(step: str, machine: Machine, source_language: str = "auto") -> Choice:
+    """The model ``auto`` means for ``step`` (transcribe or translate) on ``machine``."""
+    if machine.device == "cuda":
+        table = NLLB_CUDA if step == "translate" else WHISPER_CUDA
+        if step == "transcribe" and source_language == "ja":
+            table = WHISPER_CUDA_JA
+        return _by_free_memory(step, table, machine.free_gb)
+    if step == "translate":
+        return Choice(step, NLLB_CPU, "no GPU for translate: the 600M model suits the CPU")
+    if machine.cpus >= MEDIUM_FROM_CPUS:
+        why = f"no GPU for transcribe; {machine.cpus} CPU cores run medium in reasonable time"
+        return Choice(step, "medium", why)
+    why = f"no GPU for transcribe; with {machine.cpus} CPU cores, small keeps the time reasonable"
+    return Choice(step, "small", why)
+
+
+def _by_free_memory(step: str, table: list[tuple[str, float]], free_gb: float | None) -> Choice:
+    if free_gb is None:
+        model, needs = table[0]
+        return Choice(step, model, "no card to measure here; the jobs' cards are taken to fit it")
+    for model, needs in table:
+        if free_gb >= needs:
+            return Choice(
+                step, model, f"{free_gb:.1f} GB free on the card; {model} needs {needs:g}"
+            )
+    model, needs = table[-1]
+    why = f"only {free_gb:.1f} GB free on the card; {model}, the smallest here, needs {needs:g}"
+    return Choice(step, model, why)
+
+
+def cpu_minutes_per_hour(model: str, cpus: int) -> float | None:
+    """Likely minutes of transcription per hour of audio for a Whisper size on the CPU.
+
+    An estimate: Whisper base's measured speed here, times the model's compute
+    relative to base, spread over the cores. None for a model not in the table.
+    """
+    relative = RELATIVE_COMPUTE.get(model)
+    if relative is None:
+        return None
+    seconds = BASE_CPU_SECONDS_PER_SECOND * relative * BASE_CPU_CORES / max(cpus, 1)
+    return seconds * 60
+
+
+def slow_on_cpu_warning(model: str, cpus: int) -> str | None:
+    """The line a run prints when an explicit large model will run on the CPU."""
+    if RELATIVE_COMPUTE.get(model, 0) < SLOW_ON_CPU_FROM:
+        return None
+    minutes = cpu_minutes_per_hour(model, cpus)
+    return (
+        f"autokr: transcribe.model {model} will run on the CPU (no GPU visible): likely about "
+        f"{minutes:.0f} minutes per hour of audio with {cpus} cores (estimated from Whisper "
+        "base's speed, make bench); model: auto picks one that fits. Going on."
+    )
+
+
+def free_card_memory_gb(gpus: list | None = None) -> float | None:
+    """Free memory (GB) of the emptiest usable card, by NVML; None when none can be read.
+
+    ``gpus`` (config) or ``CUDA_VISIBLE_DEVICES`` names the usable cards by index.
+    """
+    try:
+        import pynvml
+
+        pynvml.nvmlInit()
+        count = pynvml.nvmlDeviceGetCount()
+    except Exception:  # no NVML library or no driver
+        return None
+    cards = _usable(gpus, count)
+    free = []
+    for index in cards:
+        try:
+            handle = pynvml.nvmlDeviceGetHandleByIndex(index)
+            free.append(pynvml.nvmlDeviceGetMemoryInfo(handle).free / 1024**3)
+        except Exception:  # a card that cannot be read is not counted
+            continue
+    return max(free) if free else None
+
+
+def _usable(gpus: list | None, count: int) -> list[int]:
+    """Indices of the cards a run may use: config ``gpus``, else CUDA_VISIBLE_DEVICES, else all."""
+    names = [str(g) for g in gpus] if gpus else None
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if names is None and visible is not None:
+        names = [v.strip() for v in visible.split(",") if v.strip()]
+    if names is None:
+        return list(range(count))
+    return [int(n) for n in names if n.isdigit() and int(n) < count]
+
+
+#: Where the Snakefile records what ``auto`` resolved to, for the run's jobs.
+CHOICE_FILE = "results/model_choice.json"
+
+
+def machine_for(device: str, gpus: list | None, cpus: int) -> Machine:
+    """What a step configured for ``device`` will run on, as seen from here."""
+    if device == "cpu":
+        return Machine("cpu", cpus=cpus)
+    free = free_card_memory_gb(gpus)
+    if free is None and device == "auto":  # no card visible: auto runs on the CPU
+        return Machine("cpu", cpus=cpus)
+    return Machine("cuda", free, cpus)
+
+
+def resolve(
+    config: dict,
+    decide: bool,
+    path: str | None = CHOICE_FILE,
+    steps: tuple[str, ...] = ("transcribe", "translate"),
+) -> list[str]:
+    """Put the models ``auto`` stands for into ``config``; return the lines to print.
+
+    ``decide`` (Snakemake's main process): choose on this machine, and record
+    the choices in ``path`` (rewritten only when they change). Otherwise (a
+    cluster job parsing the workflow on its node): take the recorded ones, so
+    that every job sees what the run decided. The reasons go to
+    ``config["model_choice"]``, outside the steps' settings (and so their params).
+    ``path`` None (a step run by hand) records nothing; ``steps`` are those to resolve.
+    """
+    import json
+    from pathlib import Path
+
+    asked = [step for step in steps if config[step]["model"] == "auto"]
+    choices = {}
+    if asked and decide:
+        choices = _decide(config, asked, Path(path) if path else None)
+    elif asked:
+        choices = json.loads(Path(path).read_text(encoding="utf-8"))
+    lines = []
+    for step in asked:
+        config[step]["model"] = choices[step]["model"]
+        config.setdefault("model_choice", {})[step] = choices[step]["why"]
+        lines.append(
+            f"autokr: {step}.model auto: {choices[step]['model']} ({choices[step]['why']})"
+        )
+    return lines + (_warnings(config) if decide and "transcribe" in steps else [])
+
+
+def _decide(config: dict, asked: list[str], path) -> dict[str, dict[str, str]]:
+    """Choose for each step in ``asked``; a choice the last run recorded is kept while it fits.
+
+    Free memory moves from run to run; a model that flipped with it would
+    rerun the whole library. So the last choice stays while it still fits.
+    """
+    import json
+
+    cpus = os.cpu_count() or 1
+    try:
+        last = json.loads(path.read_text(encoding="utf-8")) if path else {}
+    except (OSError, ValueError):
+        last = {}
+    choices = {}
+    for step in asked:
+        machine = machine_for(config[step]["device"], config.get("gpus"), cpus)
+        new = choose(step, machine, config["source_language"])
+        kept = last.get(step, {})
+        if kept.get("device") == machine.device and _fits(kept.get("model"), new, machine, config):
+            choices[step] = kept
+        else:
+            choices[step] = {"model": new.model, "why": new.why, "device": machine.device}
+    if path:
+        _write_if_changed(path, choices)
+    return choices
+
+
+def _fits(model: str | None, new: Choice, machine: Machine, config: dict) -> bool:
+    """True when ``model``, chosen by an earlier run, would still be a right choice here."""
+    if model == new.model:
+        return True
+    if machine.device != "cuda" or machine.free_gb is None:
+        return False
+    table = NLLB_CUDA if new.step == "translate" else WHISPER_CUDA
+    if new.step == "transcribe" and config["source_language"] == "ja":
+        table = WHISPER_CUDA_JA
+    needs = dict(table).get(model)
+    return needs is not None and machine.free_gb >= needs
+
+
+def _warnings(config: dict) -> list[str]:
+    """The slow-on-CPU line, where an explicit large Whisper will run on the CPU."""
+    settings = config["transcribe"]
+    cpus = os.cpu_count() or 1
+    if machine_for(settings["device"], config.get("gpus"), cpus).device != "cpu":
+        return []
+    line = slow_on_cpu_warning(settings["model"], cpus)
+    return [line] if line and "transcribe" not in config.get("model_choice", {}) else []
+
+
+def _write_if_changed(path, choices: dict) -> None:
+    import json
+
+    text = json.dumps(choices, indent=2, ensure_ascii=False) + "\n"
+    if path.exists() and path.read_text(encoding="utf-8") == text:
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)

@@ -1,0 +1,136 @@
+"""`model: auto`: the choice as a function of the machine, once per run, recorded."""
+
+import json
+
+import pytest
+
+from autokr import model_choice
+from autokr.config import validate_config
+from autokr.model_choice import Machine, choose
+from autokr.model_store import slug
+from runs import copy_project, snakemake
+
+
+@pytest.mark.parametrize(
+    ("step", "machine", "language", "model"),
+    [
+        ("transcribe", Machine("cuda", 22.5), "auto", "large-v3"),
+        ("transcribe", Machine("cuda", 6.0), "auto", "large-v3"),
+        ("transcribe", Machine("cuda", 5.9), "auto", "turbo"),
+        ("transcribe", Machine("cuda", 2.0), "auto", "small"),
+        ("transcribe", Machine("cuda", 0.8), "auto", "small"),  # the smallest, and says so
+        ("transcribe", Machine("cuda", 22.5), "ja", "kotoba-tech/kotoba-whisper-v2.0-faster"),
+        ("transcribe", Machine("cuda", 3.9), "ja", "turbo"),
+        ("transcribe", Machine("cuda", None), "auto", "large-v3"),  # a login node: no card here
+        ("transcribe", Machine("cpu", cpus=2), "ja", "small"),
+        ("transcribe", Machine("cpu", cpus=16), "ja", "medium"),
+        ("translate", Machine("cuda", 12.0), "ja", "facebook/nllb-200-distilled-1.3B"),
+        ("translate", Machine("cuda", 7.9), "ja", "facebook/nllb-200-distilled-600M"),
+        ("translate", Machine("cpu", cpus=64), "ja", "facebook/nllb-200-distilled-600M"),
+    ],
+)
+def test_the_choice_follows_free_memory_and_cores(step, machine, language, model):
+    choice = choose(step, machine, language)
+    assert choice.model == model
+    assert choice.why  # said in words, printed and recorded
+    if machine.device == "cuda" and machine.free_gb is not None:
+        assert f"{machine.free_gb:.1f} GB free" in choice.why
+
+
+def config_with(**steps):
+    return validate_config(steps)
+
+
+def test_auto_is_resolved_once_recorded_and_kept_while_it_fits(tmp_path, monkeypatch):
+    path = tmp_path / "model_choice.json"
+    free = {"gb": 5.0}
+    monkeypatch.setattr(model_choice, "free_card_memory_gb", lambda gpus=None: free["gb"])
+    config = config_with(source_language="auto", transcribe={"model": "auto", "device": "cuda"})
+    lines = model_choice.resolve(config, decide=True, path=str(path))
+    assert config["transcribe"]["model"] == "turbo"
+    assert config["model_choice"] == {"transcribe": "5.0 GB free on the card; turbo needs 3.5"}
+    assert "transcribe" not in config["translate"] and "model_choice" not in config["transcribe"]
+    assert lines == [
+        "autokr: transcribe.model auto: turbo (5.0 GB free on the card; turbo needs 3.5)"
+    ]
+    written = path.stat().st_mtime_ns
+    # More room next run: the recorded choice still fits and is kept, so the
+    # library is not redone because another program freed memory.
+    free["gb"] = 20.0
+    again = config_with(source_language="auto", transcribe={"model": "auto", "device": "cuda"})
+    model_choice.resolve(again, decide=True, path=str(path))
+    assert again["transcribe"]["model"] == "turbo" and path.stat().st_mtime_ns == written
+    # A cluster job on its node reads what the run decided, whatever its card.
+    free["gb"] = 80.0
+    job = config_with(source_language="auto", transcribe={"model": "auto", "device": "cuda"})
+    model_choice.resolve(job, decide=False, path=str(path))
+    assert job["transcribe"]["model"] == "turbo"
+    # Too little room for it now: chosen again.
+    free["gb"] = 2.0
+    low = config_with(source_language="auto", transcribe={"model": "auto", "device": "cuda"})
+    model_choice.resolve(low, decide=True, path=str(path))
+    assert low["transcribe"]["model"] == "small"
+    assert json.loads(path.read_text())["transcribe"]["model"] == "small"
+
+
+def test_an_explicit_large_model_on_the_cpu_says_how_long(monkeypatch):
+    monkeypatch.setattr(model_choice, "free_card_memory_gb", lambda gpus=None: None)
+    monkeypatch.setattr(model_choice.os, "cpu_count", lambda: 4)
+    config = config_with(transcribe={"model": "large-v3"})
+    [line] = model_choice.resolve(config, decide=True, path=None)
+    # Whisper base: 36.1 s per 600 s on 2 cores (bench); large-v3 20.9 times that,
+    # on 4 cores: 0.63 s per second of audio, 38 minutes per hour.
+    assert line.startswith("autokr: transcribe.model large-v3 will run on the CPU")
+    assert "about 38 minutes per hour of audio with 4 cores" in line
+    assert model_choice.resolve(config_with(transcribe={"model": "small"}), True, None) == []
+    # With a card, nothing to say.
+    monkeypatch.setattr(model_choice, "free_card_memory_gb", lambda gpus=None: 20.0)
+    assert model_choice.resolve(config_with(transcribe={"model": "large-v3"}), True, None) == []
+
+
+@pytest.mark.workflow
+def test_the_run_prints_the_choice_and_the_resolved_name_decides_the_downloads(tmp_path):
+    project = copy_project(tmp_path)
+    (project / "videos").mkdir()
+    (project / "auto.yaml").write_text(
+        "transcribe: {model: auto, device: cpu}\ntranslate: {model: auto, device: cpu}\n"
+    )
+    result = snakemake(project, "models", "-n", "--configfile", "auto.yaml")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "autokr: transcribe.model auto: small (no GPU for transcribe;" in result.stderr
+    assert "autokr: translate.model auto: facebook/nllb-200-distilled-600M" in result.stderr
+    planned = result.stdout + result.stderr
+    assert f"models/whisper/{slug('small')}/manifest.json" in planned
+    assert f"models/nllb/{slug('facebook/nllb-200-distilled-600M')}/manifest.json" in planned
+    assert slug("auto") not in planned
+    recorded = json.loads((project / "results" / "model_choice.json").read_text())
+    assert recorded["transcribe"]["model"] == "small"
+
+
+def test_the_choice_is_recorded_in_transcript_translation_and_qa(
+    whisper_model, nllb_model, media, tmp_path
+):
+    # What the Snakefile leaves in the config after resolving auto: the
+    # resolved names, and why, for the steps to record.
+    import make_srt
+    import transcribe
+    import translate
+
+    config = validate_config(
+        {
+            "transcribe": {"model": str(whisper_model), "device": "cpu", "beam_size": 1},
+            "translate": {"model": str(nllb_model), "device": "cpu"},
+        }
+    )
+    config["model_choice"] = {"transcribe": "why Whisper", "translate": "why NLLB"}
+    transcript, translation, qa = (tmp_path / n for n in ("t.json", "ko.json", "qa.json"))
+    transcribe.transcribe_with_config(str(media["one.wav"]), str(transcript), config)
+    translate.translate_with_config(str(transcript), str(translation), "ko", config)
+    make_srt.make_subtitles(
+        "one", str(tmp_path / "one"), str(transcript), {"ko": str(translation)}, str(qa)
+    )
+    assert json.loads(transcript.read_text())["settings"]["model_choice"] == "why Whisper"
+    assert json.loads(translation.read_text())["settings"]["model_choice"] == "why NLLB"
+    report = json.loads(qa.read_text())
+    assert report["model_choice"] == {"transcribe": "why Whisper", "translate.ko": "why NLLB"}
+    assert report["models"] == {"transcribe": str(whisper_model), "translate.ko": str(nllb_model)}
