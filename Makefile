@@ -9,7 +9,7 @@ TORCH ?= -r requirements-torch.txt
 # Extra arguments for snakemake in `make run`, e.g. ARGS="--configfile mine.yaml"
 ARGS ?=
 
-.PHONY: setup setup-test run models test lint format clean bench
+.PHONY: setup setup-test run watch models test lint format clean bench
 
 setup: $(VENV)/.setup-done
 
@@ -18,6 +18,8 @@ $(VENV)/.setup-done: requirements.txt requirements-torch.txt
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet $(TORCH)
 	$(BIN)/pip install --quiet -r requirements.txt
+	# autokr's progress display (snakemake --logger autokr), where Snakemake finds plugins
+	$(BIN)/python -c "import pathlib, sysconfig; pathlib.Path(sysconfig.get_paths()['purelib'], 'autokr-logger.pth').write_text(str(pathlib.Path('logger').resolve()) + '\n')"
 	touch $@
 
 setup-test: $(VENV)/.setup-test-done
@@ -29,6 +31,12 @@ $(VENV)/.setup-test-done: $(VENV)/.setup-done requirements-test.txt
 # On a fresh clone (no videos/ folder yet) this subtitles the bundled example.
 run: setup
 	$(BIN)/python scripts/run_workflow.py $(ARGS)
+
+# Run once, then again whenever videos are added to the videos folder and have
+# stopped changing; Ctrl-C stops it. Its own options go in ARGS too, e.g.
+#   make watch ARGS="--settle-seconds 60 --poll"
+watch: setup
+	$(BIN)/python scripts/watch.py $(ARGS)
 
 # Fetch and convert the configured models (the workflow's own model steps), e.g.
 # on a machine with network access before running offline.

@@ -14,22 +14,32 @@ configfile: "config/config.yaml"
 include: "rules/common.smk"
 include: "rules/models.smk"
 include: "rules/steps.smk"
+include: "rules/report.smk"
+include: "rules/publish.smk"
+
+
+report: "report/workflow.rst"
 
 
 rule all:
     default_target: True
     input:
         subtitle_targets,
+        report_inputs,
+        publish_targets,
 
 
 onstart:
     record_owner(Path.cwd())
     check_cluster_resources()
+    record_run_videos()
 
 
 onsuccess:
     report_batch()
+    write_report()
 
 
 onerror:
     report_batch()
+    write_report()

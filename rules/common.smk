@@ -7,11 +7,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(workflow.basedir) / "scripts"))
 
-from autokr import model_choice
+from autokr import model_choice, progress
 from autokr.config import output_settings, source_label, target_codes, validate_config
 from autokr.devices import ATTEMPTS
-from autokr.discovery import Scan, scan_videos
-from autokr.errors import ConfigError
+from autokr.discovery import Scan, scan_videos, skip_subtitled
+from autokr.errors import ConfigError, RecordError
+from autokr.languages import subtitle_tags
+from autokr.publish import prune, published_by_autokr, report_publishing
 from autokr.run_lock import record_owner
 from autokr.model_store import converted_path, manifest_path, slug, weights_needed
 from autokr.subtitles import subtitle_paths
@@ -39,6 +41,10 @@ SUBTITLES = subtitle_paths(
     config["subtitles"]["formats"],
     config["subtitles"]["bilingual"],
 )
+# Publishing (rules/publish.smk): what it lists, and what it writes.
+PUBLISH_MANIFEST = "results/published.json"
+PUBLISHED_LABELS = [*TARGETS, SOURCE_LABEL]
+MUXED = ["results/muxed/{video}.mkv"] if "mux" in config["publish"] else []
 
 
 wildcard_constraints:
@@ -59,16 +65,58 @@ def scan():
     """
     if not _SCAN:
         try:
-            found = scan_videos(config["videos"])
-        except ConfigError as exc:
+            found = skip_existing(scan_videos(config["videos"]))
+        except (ConfigError, RecordError) as exc:
             if not workflow.dryrun:
                 sys.exit(f"autokr: {exc}")
             print(f"autokr: {exc}", file=sys.stderr)
             found = Scan({}, [])
         for skipped in found.skipped:
             print(f"autokr: {skipped.path}: skipped: {skipped.reason}", file=sys.stderr)
+        unpublish_gone()
         _SCAN.append(found)
     return _SCAN[0]
+
+
+def skip_existing(found):
+    """With skip_existing, the scan less the videos that have subtitles in every target
+    language already, beside them or inside them (never counting autokr's own)."""
+    if not config["skip_existing"]:
+        return found
+    wanted = {code: subtitle_tags(code) for code in TARGETS}
+    return skip_subtitled(found, wanted, published_by_autokr(PUBLISH_MANIFEST))
+
+
+_UNPUBLISHED = []
+
+
+def unpublish_gone():
+    """Remove the published files of videos that are gone, and of kinds config publish
+    no longer lists, as a run starts: a run with nothing to do never reaches
+    report_batch. Not in a dry run, nor in a job's own Snakemake (on a cluster)."""
+    if workflow.dryrun or workflow.touch or not workflow.is_main_process:
+        return
+    kinds = config["publish"]
+    for gone in prune(kinds, Path("results"), PUBLISH_MANIFEST, sources=False):
+        print(f"autokr: {gone.path}: {gone.action} ({gone.reason})", file=sys.stderr)
+        _UNPUBLISHED.append(gone)
+
+
+def publish_targets(wildcards):
+    """What the publish rule makes for every video, when config publish lists anything."""
+    if not config["publish"]:
+        return []
+    files = ["results/videos/{video}/publish.json", *MUXED]
+    return [path.format(video=video) for video in scan().videos for path in files]
+
+
+def published_subtitles(wildcards):
+    """The subtitle file a video publishes for each language, SRT where there is one."""
+    fmt = "srt" if "srt" in config["subtitles"]["formats"] else "vtt"
+    return [
+        SUBTITLES.files[(label, fmt)].format(video=wildcards.video)
+        for label in PUBLISHED_LABELS
+    ]
 
 
 def subtitle_targets(wildcards):
@@ -172,6 +220,13 @@ def subtitle_prefix(wildcards):
     return f"results/subtitles/{wildcards.video}"
 
 
+def record_run_videos():
+    """Tell the progress display which videos this run has work for (autokr.progress)."""
+    jobs = workflow.dag.needrun_jobs() if workflow.dag else []
+    videos = {job.wildcards_dict.get("video") for job in jobs}
+    progress.write_run(sorted(video for video in videos if video))
+
+
 def check_cluster_resources():
     """Stop a cluster run that profiles/default caps to one model job at a time.
 
@@ -205,5 +260,10 @@ def report_batch():
         found.skipped,
         RUN_STARTED,
         subtitles=subtitle_files,
+    )
+    # Published copies follow their subtitles; those of a video gone go too.
+    kinds = config["publish"]
+    text = report_publishing(
+        Path("results"), text, found.videos, kinds, RUN_STARTED, _UNPUBLISHED
     )
     print(text, file=sys.stderr)

@@ -11,7 +11,7 @@ import os
 import socket
 import time
 
-from autokr import asr, languages
+from autokr import asr, languages, progress
 from autokr.config import RUN_ONLY, add_config_options, config_from_options, step_settings
 from autokr.devices import (
     Attempt,
@@ -157,6 +157,8 @@ if "snakemake" in globals():
     # Params hold only what decides reruns; the step runs with every setting.
     # The model is on disk (download_model): a job never reaches the Hub.
     os.environ["HF_HUB_OFFLINE"] = "1"
+    # How far it is, for the terminal (autokr.progress).
+    progress.start(progress.progress_path("transcribe", [snakemake.wildcards.video]))
     run_step(
         "transcribe",
         snakemake.wildcards.video,

@@ -12,7 +12,7 @@ import os
 import socket
 import time
 
-from autokr import languages, model_store, mt
+from autokr import languages, model_store, mt, progress
 from autokr.config import add_config_options, config_from_options, step_settings
 from autokr.devices import (
     Attempt,
@@ -249,6 +249,9 @@ if "snakemake" in globals():
     # The models are on disk (download_model, convert_model): a job never
     # reaches the Hub and never converts.
     os.environ["HF_HUB_OFFLINE"] = "1"
+    # How far it is, for the terminal (autokr.progress).
+    wildcards = [snakemake.wildcards.video, snakemake.wildcards.lang]
+    progress.start(progress.progress_path("translate", wildcards))
     run_step(
         "translate",
         snakemake.wildcards.video,

@@ -29,6 +29,8 @@ PROJECT_FILES = [
     "requirements.txt",
     "requirements-torch.txt",
     "example",
+    "report",
+    "logger",
 ]
 
 

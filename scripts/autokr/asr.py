@@ -8,7 +8,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from autokr import models
+from autokr import models, progress
 from autokr.devices import Placement
 from autokr.errors import ModelError
 from autokr.hallucinations import GuardOptions, screen_segments
@@ -202,6 +202,7 @@ def _first_pass(model, samples, speech: list[Span], options: TranscribeOptions, 
             found.segments += _decode_spans(model, samples, spans, info.language, options)
             found.clips += spans
             found.redecoded += 1
+        progress.report(raw.end, info.duration, "s")
         if time.time() >= next_report:
             log.info("at %.0f of %.0f s", raw.end, info.duration)
             next_report = time.time() + 30

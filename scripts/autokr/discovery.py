@@ -9,6 +9,7 @@ from __future__ import annotations
 import errno
 import os
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,8 +22,16 @@ AUDIO_EXTENSIONS = frozenset(".mp3 .m4a .aac .flac .wav .ogg .opus".split())
 MEDIA_EXTENSIONS = VIDEO_EXTENSIONS | AUDIO_EXTENSIONS
 
 #: Characters a Snakemake wildcard value cannot carry, or that no subtitle
-#: file name should: braces are Snakemake's own syntax.
-_UNCARRIABLE = {"{": "'{'", "}": "'}'", "\n": "a newline", "\r": "a carriage return"}
+#: file name should: braces and angle brackets (``<name>`` path variables)
+#: are Snakemake's own syntax.
+_UNCARRIABLE = {
+    "{": "'{'",
+    "}": "'}'",
+    "<": "'<'",
+    ">": "'>'",
+    "\n": "a newline",
+    "\r": "a carriage return",
+}
 
 
 @dataclass(frozen=True)
@@ -31,7 +40,7 @@ class Skipped:
 
     path: Path
     reason: str
-    kind: str = "name"  # name, duplicate or link: how the morning report counts it
+    kind: str = "name"  # name, duplicate, link or subtitled: how the morning report counts it
 
 
 @dataclass
@@ -123,3 +132,117 @@ def _unusable(folder: Path, path: Path) -> str | None:
             return "symlink loop"
         return "broken symlink" if path.is_symlink() else f"cannot be read ({exc.strerror})"
     return None
+
+
+#: Extensions of subtitle files that players load beside a video.
+SUBTITLE_EXTENSIONS = frozenset(".srt .ass .ssa .vtt .sub .idx .sup .smi".split())
+#: Name parts that mark subtitles of only part of the dialogue (signs, foreign
+#: lines): they do not stand in for full subtitles.
+_PARTIAL = frozenset({"forced", "foreign"})
+#: Subtags and spellings that say which script Chinese is written in.
+_SCRIPTS = {"hans": "hans", "cn": "hans", "sg": "hans", "hant": "hant", "tw": "hant", "hk": "hant"}
+_ALIASES = {"chs": "zh-hans", "cht": "zh-hant"}
+
+
+def skip_subtitled(
+    scan: Scan, wanted: dict[str, frozenset[str]], published: Callable[[Path], bool]
+) -> Scan:
+    """Leave out the videos that already have subtitles in every language of ``wanted``.
+
+    ``wanted`` maps each target language to the tags that name it
+    (``languages.subtitle_tags``). A video's subtitles are files beside it
+    (``NAME.ko.srt``, ``NAME.kor.ass``, ``NAME.Korean.srt``, not ``.forced``)
+    and subtitle tracks inside it; ``published(path)`` is true for a file
+    autokr published itself, which never counts. The videos left out are
+    added to ``skipped`` with what was found.
+    """
+    kept: dict[str, Path] = {}
+    listings: dict[Path, list[str]] = {}
+    for key, path in scan.videos.items():
+        if path.parent not in listings:
+            try:
+                listings[path.parent] = sorted(os.listdir(path.parent))
+            except OSError:  # unreadable now: no subtitles to see there
+                listings[path.parent] = []
+        found = _sidecars(path, listings[path.parent], wanted, published)
+        if set(found) != set(wanted):
+            found |= _tracks(path, {k: v for k, v in wanted.items() if k not in found})
+        if set(found) != set(wanted):
+            kept[key] = path
+            continue
+        where = ", ".join(found[code] for code in wanted)
+        reason = f"already has {' and '.join(wanted)} subtitles ({where}); skip_existing is on"
+        scan.skipped.append(Skipped(path, reason, "subtitled"))
+    return Scan(kept, scan.skipped)
+
+
+def _sidecars(
+    video: Path, names: list[str], wanted: dict[str, frozenset[str]], published
+) -> dict[str, str]:
+    """The languages of ``wanted`` that subtitle files beside ``video`` give, and the file.
+
+    A file belongs to the video with the longest name it starts with, as
+    ``ep.01.ko.srt`` belongs to ``ep.01.mkv`` and not to ``ep.mkv``.
+    """
+    stems = {Path(n).stem for n in names if is_media(n)}
+    found: dict[str, str] = {}
+    for name in names:
+        if Path(name).suffix.lower() not in SUBTITLE_EXTENSIONS:
+            continue
+        owners = [s for s in stems if name.startswith(f"{s}.")]
+        if max(owners, key=len, default=None) != video.stem:
+            continue
+        parts = name[len(video.stem) + 1 :].split(".")[:-1]
+        if _PARTIAL & {p.lower() for p in parts} or published(video.parent / name):
+            continue
+        for code, tags in wanted.items():
+            if code not in found and any(_names(part, tags) for part in parts):
+                found[code] = name
+    return found
+
+
+def _tracks(video: Path, wanted: dict[str, frozenset[str]]) -> dict[str, str]:
+    """The languages of ``wanted`` that subtitle tracks inside ``video`` are tagged with."""
+    found: dict[str, str] = {}
+    for number, tag, forced in subtitle_tracks(video):
+        for code, tags in wanted.items():
+            if code not in found and not forced and _names(tag, tags):
+                found[code] = f"subtitle track {number} ({tag})"
+    return found
+
+
+def subtitle_tracks(path: Path) -> list[tuple[int, str, bool]]:
+    """Each subtitle track of a media file: its number (0 is the first), language tag, and
+    whether it is forced. Read with PyAV (the libavformat that ffprobe uses); [] for a file
+    it cannot read, which the steps then report."""
+    import av
+
+    try:
+        with av.open(str(path), metadata_errors="ignore") as container:
+            streams = [s for s in container.streams if s.type == "subtitle"]
+            return [
+                (
+                    n,
+                    s.metadata.get("language", ""),
+                    bool(s.disposition & av.stream.Disposition.forced),
+                )
+                for n, s in enumerate(streams)
+            ]
+    except (av.FFmpegError, OSError):
+        return []
+
+
+def _names(tag: str, tags: frozenset[str]) -> bool:
+    """True when a file-name part or track tag (``ko``, ``ko-KR``, ``zh-TW``) names a language
+    with ``tags``; a script or region that says another Chinese script does not."""
+    tag = tag.lower().replace("_", "-")
+    tag = _ALIASES.get(tag, tag)
+    normal = {t.replace("_", "-") for t in tags}
+    if tag in normal:
+        return True
+    primary, _, subtag = tag.partition("-")
+    if not subtag or primary not in normal:
+        return False
+    script = _SCRIPTS.get(subtag.split("-")[0])
+    scripts = {_SCRIPTS.get(t.partition("-")[2]) for t in normal} - {None}
+    return script is None or not scripts or script in scripts

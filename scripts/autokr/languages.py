@@ -170,3 +170,88 @@ def track_tags(code: str) -> frozenset[str]:
     if lang.nllb:
         tags.add(lang.nllb.split("_")[0])
     return frozenset(tags)
+
+
+#: English names of the Whisper languages, for the titles of subtitle tracks.
+_NAMES: dict[str, str] = {
+    "af": "Afrikaans", "am": "Amharic", "ar": "Arabic", "as": "Assamese", "az": "Azerbaijani",
+    "ba": "Bashkir", "be": "Belarusian", "bg": "Bulgarian", "bn": "Bengali", "bo": "Tibetan",
+    "br": "Breton", "bs": "Bosnian", "ca": "Catalan", "cs": "Czech", "cy": "Welsh",
+    "da": "Danish", "de": "German", "el": "Greek", "en": "English", "es": "Spanish",
+    "et": "Estonian", "eu": "Basque", "fa": "Persian", "fi": "Finnish", "fo": "Faroese",
+    "fr": "French", "gl": "Galician", "gu": "Gujarati", "ha": "Hausa", "haw": "Hawaiian",
+    "he": "Hebrew", "hi": "Hindi", "hr": "Croatian", "ht": "Haitian Creole", "hu": "Hungarian",
+    "hy": "Armenian", "id": "Indonesian", "is": "Icelandic", "it": "Italian", "ja": "Japanese",
+    "jw": "Javanese", "ka": "Georgian", "kk": "Kazakh", "km": "Khmer", "kn": "Kannada",
+    "ko": "Korean", "la": "Latin", "lb": "Luxembourgish", "ln": "Lingala", "lo": "Lao",
+    "lt": "Lithuanian", "lv": "Latvian", "mg": "Malagasy", "mi": "Maori", "mk": "Macedonian",
+    "ml": "Malayalam", "mn": "Mongolian", "mr": "Marathi", "ms": "Malay", "mt": "Maltese",
+    "my": "Burmese", "ne": "Nepali", "nl": "Dutch", "nn": "Norwegian Nynorsk", "no": "Norwegian",
+    "oc": "Occitan", "pa": "Punjabi", "pl": "Polish", "ps": "Pashto", "pt": "Portuguese",
+    "ro": "Romanian", "ru": "Russian", "sa": "Sanskrit", "sd": "Sindhi", "si": "Sinhala",
+    "sk": "Slovak", "sl": "Slovenian", "sn": "Shona", "so": "Somali", "sq": "Albanian",
+    "sr": "Serbian", "su": "Sundanese", "sv": "Swedish", "sw": "Swahili", "ta": "Tamil",
+    "te": "Telugu", "tg": "Tajik", "th": "Thai", "tk": "Turkmen", "tl": "Tagalog",
+    "tr": "Turkish", "tt": "Tatar", "uk": "Ukrainian", "ur": "Urdu", "uz": "Uzbek",
+    "vi": "Vietnamese", "yi": "Yiddish", "yo": "Yoruba", "yue": "Cantonese",
+    "zh": "Chinese (Simplified)",
+}  # fmt: skip
+_VARIANT_NAMES = {"zho_Hant": "Chinese (Traditional)"}
+
+#: Where the tag players read in a file name is not the Whisper code: ISO 639-1
+#: for Javanese, and the script for Chinese, which autokr writes in either.
+_PLAYER_TAGS = {"jw": "jv", "zh": "zh-Hans"}
+
+#: ISO 639-2 codes of the Whisper languages that NLLB-200 lacks, for Matroska's
+#: Language element.
+_MATROSKA_TAGS = {"br": "bre", "haw": "haw", "la": "lat"}
+
+
+def _is_variant(lang: Language) -> bool:
+    """True for an NLLB code that Whisper's short code does not name (``zho_Hant``)."""
+    return bool(lang.whisper and lang.nllb and WHISPER_TO_NLLB.get(lang.whisper) != lang.nllb)
+
+
+def player_tag(code: str) -> str:
+    """The language tag players read in a subtitle file's name (``ep.01.ko.srt``).
+
+    ISO 639-1 where the language has one, with a BCP-47 script subtag where
+    autokr tells scripts apart (``zh-Hans``, ``zh-Hant``); ISO 639-3 otherwise,
+    with the script where NLLB-200 writes the language in several (``kas-Deva``).
+    Never a Whisper-only or NLLB-only spelling such as ``jw`` or ``kor_Hang``.
+    """
+    lang = language(code)
+    if lang.whisper and not _is_variant(lang):
+        return _PLAYER_TAGS.get(lang.whisper, lang.whisper)
+    base, script = str(lang.nllb).split("_")
+    if lang.whisper:
+        return f"{_PLAYER_TAGS.get(lang.whisper, lang.whisper).split('-')[0]}-{script}"
+    scripts = sum(1 for other in NLLB_CODES if other.startswith(f"{base}_"))
+    return f"{base}-{script}" if scripts > 1 else base
+
+
+def matroska_tag(code: str) -> str:
+    """The ISO 639-2 (bibliographic) code a Matroska track in ``code`` is tagged with (``kor``)."""
+    lang = language(code)
+    if lang.whisper in _MATROSKA_TAGS:
+        return _MATROSKA_TAGS[lang.whisper]
+    if lang.whisper in _TRACK_TAGS:
+        return _TRACK_TAGS[lang.whisper][0]
+    return lang.nllb.split("_")[0] if lang.nllb else "und"
+
+
+def language_name(code: str) -> str:
+    """The language's English name (``Korean``), or its NLLB code where autokr has no name."""
+    lang = language(code)
+    if lang.nllb in _VARIANT_NAMES:
+        return _VARIANT_NAMES[lang.nllb]
+    if lang.whisper and not _is_variant(lang):
+        return _NAMES[lang.whisper]
+    return lang.label
+
+
+def subtitle_tags(code: str) -> frozenset[str]:
+    """Every tag (lower case) a subtitle file name or track may give for ``code``:
+    ``ko``, ``kor``, ``korean``, ``kor_hang`` ..."""
+    tags = {*track_tags(code), player_tag(code), matroska_tag(code), language_name(code)}
+    return frozenset(tag.lower() for tag in tags)

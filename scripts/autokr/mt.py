@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from autokr import models
+from autokr import models, progress
 from autokr.devices import Placement, backend_library, check_compute_type
 from autokr.errors import ModelError
 from autokr.records import Retry
@@ -148,6 +148,7 @@ class NllbTranslator:
         encoded = self.tokenizer.encode([texts[i] for i in todo], source) if todo else []
         ids = dict(zip(todo, encoded, strict=True))
         batches = token_batches(ids, self.options.batch_size, self.options.batch_tokens)
+        finished = 0
         for n, batch in enumerate(batches):
             fault_switch(len(batch), self.library)
             longest = max(len(ids[i]) for i in batch)
@@ -161,6 +162,8 @@ class NllbTranslator:
             for i, text in zip(batch, decoded, strict=True):
                 out[i] = text.strip()
             log.info("batch %d of %d: %d sentences", n + 1, len(batches), len(batch))
+            finished += len(batch)
+            progress.report(finished, len(todo), "sentences")
         return out
 
     def generate(

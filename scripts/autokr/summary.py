@@ -233,7 +233,7 @@ def summarise(
     ``earlier`` says, for videos that failed in this run, what became of the
     subtitles an earlier run made.
     """
-    done, failed = _sort_out(results, videos, targets, run_started, earlier or {})
+    done, failed = sort_out(results, videos, targets, run_started, earlier or {})
     head = ["# autokr summary", "", _headline(done, failed, skipped, run_started), ""]
     qas = [qa for qa, _ in done]
     models = model_failures(results, run_started)
@@ -285,7 +285,7 @@ def _headline(done, failed: list[Failure], skipped: list[Skipped], run_started: 
     )
 
 
-def _sort_out(
+def sort_out(
     results: Path,
     videos: dict[str, Path],
     targets: list[str],

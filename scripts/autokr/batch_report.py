@@ -1,0 +1,215 @@
+"""What ``snakemake --report`` packs: a page on the batch and each video's timeline plot.
+
+Written at the end of every run, beside ``results/summary.md`` and from the
+same facts, by the Snakefile's ``onsuccess``/``onerror`` handlers: no job can
+make them, because Snakemake runs no job after one that failed, and the table
+must list the videos that failed. A report includes only files that exist, so
+these are there for it to pick up whatever became of the run.
+"""
+
+from __future__ import annotations
+
+import html
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from autokr.errors import AutokrError
+from autokr.records import QA, read_qa, read_transcript, write_text_atomic
+from autokr.subtitles import subtitle_paths
+from autokr.summary import Failure, sort_out
+from autokr.timeline import draw_timeline, read_timeline
+
+#: The batch page (the table of videos, the summary, the config), under the results folder.
+PAGE = Path("report") / "batch.html"
+#: Each video's timeline plot, in its folder under results/videos/.
+TIMELINE = "timeline.png"
+
+
+@dataclass(frozen=True)
+class Row:
+    """One video of the table: its QA report when it has current subtitles, else its failure."""
+
+    video: str
+    state: str  # done (by the last run), unchanged, or failed
+    qa: QA | None = None
+    failure: Failure | None = None
+
+
+def batch_rows(
+    results: Path, videos: dict[str, Path], targets: list[str], run_started: float
+) -> list[Row]:
+    """A row for every video of the scan, in its order: finished or failed, as the summary says."""
+    done, failed = sort_out(results, videos, targets, run_started, {})
+    rows = [Row(qa.video, state, qa=qa) for qa, state in done]
+    rows += [Row(f.video, "failed", failure=f) for f in failed]
+    order = {video: i for i, video in enumerate(videos)}
+    return sorted(rows, key=lambda row: order.get(row.video, len(order)))
+
+
+def timeline_path(results: Path, video: str) -> Path:
+    """Where the timeline plot of ``video`` goes."""
+    return results / "videos" / video / TIMELINE
+
+
+def update_timelines(
+    results: Path, videos: list[str], subtitles: Callable[[str], dict[str, Path]]
+) -> list[str]:
+    """Draw the timeline of every video whose QA report is newer than its plot.
+
+    A video without a QA report (it failed, or its outputs were removed) loses
+    its plot, so the report never shows one for subtitles that are gone.
+    ``subtitles`` gives a video's subtitle files by language. Returns a line
+    for each plot that could not be drawn; the others are drawn all the same.
+    """
+    problems = []
+    for video in videos:
+        folder, plot = results / "videos" / video, timeline_path(results, video)
+        qa_path = folder / "qa.json"
+        if not qa_path.exists():
+            plot.unlink(missing_ok=True)
+            continue
+        files = {label: p for label, p in subtitles(video).items() if p.exists()}
+        newest = max(p.stat().st_mtime for p in [qa_path, *files.values()])
+        if plot.exists() and plot.stat().st_mtime >= newest:
+            continue
+        try:
+            qa, transcript = read_qa(qa_path), read_transcript(folder / "transcript.json")
+            draw_timeline(read_timeline(qa, transcript, files), plot)
+        except ImportError as exc:  # a venv set up before autokr drew plots
+            return [*problems, f"autokr: timeline plots not drawn: {exc} (run make setup)"]
+        except (AutokrError, OSError) as exc:
+            plot.unlink(missing_ok=True)
+            problems.append(f"autokr: {plot}: not drawn: {exc}")
+    return problems
+
+
+def subtitle_files(
+    results: Path, video: str, source: str, targets: list[str], formats: list[str]
+) -> dict[str, Path]:
+    """A video's subtitle file for each language: the SRT, or the WebVTT where there is none."""
+    paths = subtitle_paths(f"{results}/subtitles/{video}", source, targets, formats, False)
+    chosen: dict[str, Path] = {}
+    for (label, _), path in sorted(paths.files.items(), key=lambda item: item[0][1] != "srt"):
+        chosen.setdefault(label, Path(path))
+    return chosen
+
+
+def write_report_files(
+    results: Path,
+    videos: dict[str, Path],
+    config: dict[str, Any],
+    source: str,
+    targets: list[str],
+    run_started: float,
+) -> list[str]:
+    """Bring every timeline plot up to date and write the batch page; return what went wrong.
+
+    ``config`` is the run's, defaults filled in; the page shows it.
+    """
+    formats = config["subtitles"]["formats"]
+    problems = update_timelines(
+        results, list(videos), lambda v: subtitle_files(results, v, source, targets, formats)
+    )
+    summary = results / "summary.md"
+    text = summary.read_text(encoding="utf-8") if summary.exists() else ""
+    rows = batch_rows(results, videos, targets, run_started)
+    settings = yaml.safe_dump(config, allow_unicode=True, sort_keys=False)
+    write_text_atomic(results / PAGE, render_page(rows, text, settings, run_started))
+    return problems
+
+
+COLUMNS = [
+    "video",
+    "state",
+    "length",
+    "language",
+    "cues",
+    "dropped / collapsed / flagged lines",
+    "speech without text",
+    "rule breaks left",
+    "retried translations",
+    "tries",
+    "step time",
+    "peak memory",
+]
+
+STYLE = """
+body { font: 14px system-ui, sans-serif; margin: 1.5em; color: #0f172a; }
+table { border-collapse: collapse; }
+th, td { border: 1px solid #cbd5e1; padding: 0.3em 0.6em; text-align: left; vertical-align: top; }
+th { background: #f1f5f9; }
+tr.failed td { background: #fef2f2; }
+td.steps { white-space: pre; font-size: 12px; }
+pre { background: #f8fafc; padding: 1em; overflow-x: auto; }
+"""
+
+
+def render_page(rows: list[Row], summary: str, config: str, run_started: float) -> str:
+    """The batch page: the table of videos, the summary and the config (YAML).
+
+    A page of its own, with no script and nothing to fetch.
+    """
+    states = Counter(row.state for row in rows)
+    when = time.strftime("%Y-%m-%d %H:%M", time.localtime(run_started))
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in COLUMNS)
+    body = "\n".join(_row_html(row) for row in rows)
+    counts = ", ".join(f"{n} {state}" for state, n in sorted(states.items()))
+    return (
+        '<!doctype html>\n<html lang="en">\n<head><meta charset="utf-8">'
+        f"<title>autokr: the batch</title><style>{STYLE}</style></head>\n<body>\n"
+        f"<h1>Videos</h1>\n<p>After the run of {when}: {len(rows)} videos ({counts}).</p>\n"
+        f'<table id="videos">\n<thead><tr>{head}</tr></thead>\n<tbody>\n{body}\n</tbody>\n'
+        "</table>\n<h2>Summary</h2>\n"
+        f"<pre>{html.escape(summary or 'results/summary.md: not written yet')}</pre>\n"
+        "<h2>Config</h2>\n<p>As the run read it, every key with its default filled in.</p>\n"
+        f'<pre id="config">{html.escape(config)}</pre>\n</body>\n</html>\n'
+    )
+
+
+def _row_html(row: Row) -> str:
+    """One table row: the QA figures of a finished video, or the failure of one that failed."""
+    cells = [html.escape(row.video), row.state]
+    if row.qa is not None:
+        cells += [html.escape(cell) for cell in _qa_cells(row.qa)]
+        tds = "".join(f"<td>{c}</td>" for c in cells[:-2])
+        tds += "".join(f'<td class="steps">{c}</td>' for c in cells[-2:])
+        return f'<tr class="{row.state}">{tds}</tr>'
+    failure = row.failure
+    assert failure is not None  # a row holds a QA report or a failure
+    why = f"{failure.step}: {failure.cause}"
+    why += f" (log: {failure.log})" if failure.log else ""
+    why += f"; {failure.earlier}" if failure.earlier else ""
+    tds = "".join(f"<td>{c}</td>" for c in cells)
+    return f'<tr class="failed">{tds}<td colspan="{len(COLUMNS) - 2}">{html.escape(why)}</td></tr>'
+
+
+def _qa_cells(qa: QA) -> list[str]:
+    """The figures of a finished video, from its QA report, as the table shows them."""
+    actions = Counter(d.action for d in qa.decisions)
+    tries = max(qa.attempts.values(), default=1)
+    retried = [step for step, n in qa.attempts.items() if n > 1]
+    memory = [f"{step} {mb:.0f} MB{_gpu(qa, step)}" for step, mb in qa.peak_memory_mb.items()]
+    return [
+        f"{qa.duration:.0f} s",
+        f"{qa.language} ({qa.language_probability:.2f})",
+        ", ".join(f"{label} {n}" for label, n in qa.cues.items()),
+        f"{actions['dropped']} / {actions['collapsed']} / {actions['flagged']}",
+        f"{qa.uncovered_after:.1f} s in {len(qa.uncovered)} places "
+        f"(was {qa.uncovered_before:.1f} s)",
+        str(sum(len(found) for found in qa.rule_breaks.values())),
+        str(sum(len(r) for r in qa.retries.values())),
+        f"{tries}" + (f" ({', '.join(retried)})" if retried else ""),
+        "\n".join(f"{step} {s:.1f} s" for step, s in qa.seconds.items()),
+        "\n".join(memory),
+    ]
+
+
+def _gpu(qa: QA, step: str) -> str:
+    """A step's peak GPU memory, where it ran on CUDA."""
+    return f" (GPU {qa.gpu_peak_mb[step]:.0f} MB)" if step in qa.gpu_peak_mb else ""

@@ -1,0 +1,118 @@
+"""Publish a video's subtitles where players find them: beside the video, and muxed into a copy.
+
+Under Snakemake: rule ``publish``, one job per video, when config ``publish``
+lists ``next_to_video`` and/or ``mux``. By hand:
+    python scripts/publish.py "videos/ep.01.mkv" --subtitle ko=results/subtitles/ep.01.ko.srt \
+        --subtitle ja=results/subtitles/ep.01.ja.srt --next-to-video --mux out/ep.01.mkv
+copies ep.01.ko.srt and ep.01.ja.srt beside the video (never over a file autokr
+did not write) and writes out/ep.01.mkv with both as tracks; results/published.json
+records them.
+"""
+
+import argparse
+from pathlib import Path
+
+from autokr.publish import (
+    MANIFEST,
+    Outcome,
+    PublishRecord,
+    mux,
+    publish_next_to_video,
+    subtitles_to_publish,
+)
+from autokr.records import read_qa, write_record
+from autokr.steps import run_step, snakemake_log
+
+
+def publish(
+    video_id: str,
+    video: str,
+    files: list[tuple[str, str]],
+    targets: list[str],
+    kinds: list[str],
+    record: str | None = None,
+    detected: str | None = None,
+    muxed: str | None = None,
+    manifest: str = str(MANIFEST),
+) -> list[Outcome]:
+    """Publish one video's subtitles as ``kinds`` asks; write what became of each file to
+    ``record``.
+
+    ``files`` pairs each subtitle file's label with its path; ``detected`` is
+    the language Whisper heard, for the ``orig`` label of source_language: auto.
+    """
+    subtitles = subtitles_to_publish(files, targets, detected)
+    outcomes: list[Outcome] = []
+    # The copies first: they are quick, and recorded even if muxing then fails.
+    if "next_to_video" in kinds:
+        outcomes += publish_next_to_video(video_id, Path(video), subtitles, manifest)
+    if "mux" in kinds and muxed:
+        outcomes.append(mux(video_id, Path(video), subtitles, Path(muxed), manifest))
+    if record:
+        write_record(PublishRecord(video_id, tuple(outcomes), {"publish": list(kinds)}), record)
+    return outcomes
+
+
+def main(argv: list[str] | None = None) -> None:
+    """The command line: the video, its subtitle files, and where to publish them."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("video", help="the video file the subtitles belong to")
+    parser.add_argument(
+        "--subtitle",
+        action="append",
+        default=[],
+        metavar="LANG=FILE",
+        help="repeatable; translations first, the first is the default track",
+    )
+    parser.add_argument("--source", help="the label of the transcript's file (not a translation)")
+    parser.add_argument("--detected", help="the language heard, for a subtitle labelled orig")
+    parser.add_argument("--next-to-video", action="store_true", help="copy them beside the video")
+    parser.add_argument("--mux", metavar="OUT.mkv", help="write a copy of the video with them")
+    parser.add_argument("--manifest", default=str(MANIFEST))
+    parser.add_argument("--log", help="also write the log to this file")
+    args = parser.parse_args(argv)
+    files = [tuple(item.split("=", 1)) for item in args.subtitle]
+    targets = [label for label, _ in files if label != (args.source or "orig")]
+    kinds = ["next_to_video"] * args.next_to_video + ["mux"] * bool(args.mux)
+    if not kinds:
+        parser.error("say where: --next-to-video and/or --mux OUT.mkv")
+    run_step(
+        "publish",
+        args.video,
+        args.log,
+        lambda: publish(
+            Path(args.video).stem,
+            args.video,
+            files,
+            targets,
+            kinds,
+            detected=args.detected,
+            muxed=args.mux,
+            manifest=args.manifest,
+        ),
+    )
+
+
+# Snakemake runs a script as __main__ too, with `snakemake` already defined.
+if "snakemake" in globals():
+    snakemake = globals()["snakemake"]
+    p = snakemake.params
+    out = snakemake.output
+    run_step(
+        "publish",
+        snakemake.wildcards.video,
+        snakemake_log(snakemake),
+        lambda: publish(
+            snakemake.wildcards.video,
+            snakemake.input.video,
+            list(zip(p.labels, snakemake.input.subtitles, strict=True)),
+            p.targets,
+            p.kinds,
+            out.record,
+            read_qa(snakemake.input.qa).language,
+            next((f for f in out if f != out.record), None),
+            p.manifest,
+        ),
+    )
+elif __name__ == "__main__":
+    main()

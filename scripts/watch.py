@@ -1,0 +1,95 @@
+"""What `make watch` does: run the workflow once, then again whenever videos arrive.
+
+    python scripts/watch.py [--settle-seconds S] [--poll] [--poll-seconds S] [snakemake args ...]
+
+Watches the configured videos folder (``videos`` in config/config.yaml, or as
+``--configfile``/``--config videos=...`` among the Snakemake arguments say)
+recursively. A video or audio file that is added or changed is taken once it
+has stopped changing for the settle time; then Snakemake runs, one run at a
+time, with the same arguments each time. Ctrl-C (or SIGTERM) stops it cleanly:
+a run in progress is interrupted as Ctrl-C interrupts `make run`, and waited
+for. See autokr/watch.py for what is watched and what is left out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import yaml
+
+from autokr.config import read_config
+from autokr.errors import ConfigError
+from autokr.watch import WatchOptions, say_on_stderr, watch_folder
+
+
+def parse_args(argv: list[str]) -> tuple[WatchOptions, list[str]]:
+    """The watch's own options, and the rest (for Snakemake)."""
+    parser = argparse.ArgumentParser(
+        description="Run the workflow whenever videos arrive; other arguments go to Snakemake.",
+        allow_abbrev=False,
+    )
+    defaults = WatchOptions()
+    parser.add_argument(
+        "--settle-seconds",
+        type=float,
+        default=defaults.settle,
+        help="how long a new file must stay unchanged before a run takes it "
+        f"(default {defaults.settle:g})",
+    )
+    parser.add_argument(
+        "--poll",
+        action="store_true",
+        help="look for changes on a schedule instead of waiting for file events "
+        "(network shares are polled without it)",
+    )
+    parser.add_argument(
+        "--poll-seconds",
+        type=float,
+        default=defaults.poll_interval,
+        help=f"time between looks when polling (default {defaults.poll_interval:g})",
+    )
+    known, rest = parser.parse_known_args(argv)
+    return WatchOptions(known.settle_seconds, known.poll, known.poll_seconds), rest
+
+
+def configured_videos(args: list[str]) -> str:
+    """The videos folder the run will scan, as Snakemake reads the config from ``args``."""
+    parser = argparse.ArgumentParser(add_help=False)
+    parser.add_argument("--configfile", "--configfiles", nargs="+", action="extend", default=[])
+    parser.add_argument("--config", "-C", nargs="+", action="extend", default=[])
+    known, _ = parser.parse_known_args(args)
+    videos = read_config(known.configfile)["videos"]
+    for item in known.config:  # the last --config item wins, as in Snakemake
+        key, _, value = item.partition("=")
+        if key == "videos":
+            videos = str(yaml.safe_load(value))
+    return videos
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Watch the videos folder until stopped; 0 on a clean stop."""
+    options, args = parse_args(list(sys.argv[1:] if argv is None else argv))
+    try:
+        videos = configured_videos(args)
+    except ConfigError as exc:
+        say_on_stderr(f"config: {exc}")
+        return 1
+    except OSError as exc:
+        say_on_stderr(f"config: {exc.filename}: {exc.strerror}")
+        return 1
+    folder = Path(videos)
+    if not folder.is_dir():
+        say_on_stderr(
+            f"{videos}: videos folder not found (create it, or set 'videos' in the config)"
+        )
+        return 1
+    snakemake = Path(sys.executable).parent / "snakemake"
+    return watch_folder(folder, videos, Path.cwd(), [str(snakemake), *args], options)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

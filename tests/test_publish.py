@@ -1,0 +1,361 @@
+"""Publishing: subtitles beside the videos under the names players read, muxed copies whose
+tracks ffprobe reads with their tags, a user's own files never overwritten, skip_existing.
+
+The workflow tests share one project and run in order: a first run that
+publishes three videos (one with a user's own Korean subtitle beside it),
+subtitles that change, skip_existing, and a video removed.
+"""
+
+import json
+import shutil
+import subprocess
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+import srt
+import yaml
+
+from autokr import languages
+from autokr.discovery import scan_videos, skip_subtitled
+from autokr.media import ffmpeg_executable
+from autokr.publish import Subtitle, file_sha256, prune, publish_next_to_video
+from runs import configure, copy_project, cues, rules_of, snakemake, started_jobs
+
+USERS_OWN = "1\n00:00:00,000 --> 00:00:01,000\n내가 만든 자막\n\n"
+#: Video ids and the test media they are copies of.
+VIDEOS = {"ep.01": "one.mkv", "season 1/ep.02": "two.webm", "movie": "late.mp4"}
+
+
+def write_srt(path: Path, *texts: str) -> Path:
+    subs = [
+        srt.Subtitle(i + 1, timedelta(seconds=i), timedelta(seconds=i + 0.9), text)
+        for i, text in enumerate(texts)
+    ]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(srt.compose(subs), encoding="utf-8")
+    return path
+
+
+def with_korean_track(source: Path, dest: Path, disposition: str = "0") -> Path:
+    """A copy of ``source`` with a Korean subtitle track inside it."""
+    sub = write_srt(dest.with_suffix(".track.srt"), "안녕하세요")
+    subprocess.run(
+        [
+            *(ffmpeg_executable(), "-nostdin", "-v", "error", "-y", "-i", f"file:{source}"),
+            *("-i", f"file:{sub}", "-map", "0", "-map", "1", "-c", "copy"),
+            *("-metadata:s:s:0", "language=kor", "-disposition:s:0", disposition, f"file:{dest}"),
+        ],
+        check=True,
+    )
+    sub.unlink()
+    return dest
+
+
+def probe_tracks(path: Path) -> list[dict]:
+    """Each stream as ffprobe reports it: type, codec, language, title, default flag.
+
+    ffprobe where it is installed; else PyAV, which reads with the same
+    libavformat (the imageio-ffmpeg wheel ships no ffprobe).
+    """
+    if shutil.which("ffprobe"):
+        out = subprocess.run(
+            ["ffprobe", "-v", "error", "-show_streams", "-of", "json", str(path)],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        return [
+            {
+                "type": s["codec_type"],
+                "codec": s.get("codec_name", ""),
+                "language": s.get("tags", {}).get("language", ""),
+                "title": s.get("tags", {}).get("title", ""),
+                "default": bool(s.get("disposition", {}).get("default")),
+            }
+            for s in json.loads(out)["streams"]
+        ]
+    import av
+
+    with av.open(str(path)) as container:
+        return [
+            {
+                "type": s.type,
+                "codec": s.codec_context.name if s.codec_context else "",
+                "language": s.metadata.get("language", ""),
+                "title": s.metadata.get("title", ""),
+                "default": bool(s.disposition & av.stream.Disposition.default),
+            }
+            for s in container.streams
+        ]
+
+
+def track_cues(path: Path, number: int) -> list[tuple]:
+    """(start, end, text) of each cue of subtitle track ``number``, as ffmpeg extracts them."""
+    out = subprocess.run(
+        [
+            *(ffmpeg_executable(), "-nostdin", "-v", "error", "-i", f"file:{path}"),
+            *("-map", f"0:s:{number}", "-f", "srt", "-"),
+        ],
+        capture_output=True,
+        check=True,
+    ).stdout.decode("utf-8")
+    return [(c.start, c.end, c.content) for c in srt.parse(out)]
+
+
+# Names and tags, without a run.
+
+
+def test_file_names_use_the_tags_players_read():
+    assert [languages.player_tag(c) for c in ("ko", "ja", "kor_Hang", "zho_Hant", "zh")] == [
+        "ko",
+        "ja",
+        "ko",
+        "zh-Hant",
+        "zh-Hans",
+    ]
+    assert languages.player_tag("jw") == "jv"  # ISO 639-1, not Whisper's spelling
+    # Every language autokr can write has a tag without NLLB's underscore, and
+    # two different NLLB languages never share one.
+    tags = {code: languages.player_tag(code) for code in languages.NLLB_CODES}
+    assert not [t for t in tags.values() if "_" in t]
+    assert len(set(tags.values())) == len(tags)
+
+
+def test_muxed_tracks_use_iso_639_2():
+    assert [languages.matroska_tag(c) for c in ("ko", "ja", "zho_Hant", "de", "la")] == [
+        "kor",
+        "jpn",
+        "chi",
+        "ger",
+        "lat",
+    ]
+
+
+def test_a_publish_never_overwrites_a_users_file(tmp_path):
+    video = tmp_path / "videos" / "ep.01.mkv"
+    video.parent.mkdir()
+    video.write_bytes(b"video")
+    ko = Subtitle("ko", write_srt(tmp_path / "results" / "ep.01.ko.srt", "안녕"), True)
+    ja = Subtitle("ja", write_srt(tmp_path / "results" / "ep.01.ja.srt", "こんにちは"), False)
+    mine = video.with_name("ep.01.ko.srt")
+    mine.write_text(USERS_OWN, encoding="utf-8")
+    manifest = tmp_path / "results" / "published.json"
+
+    first = publish_next_to_video("ep.01", video, [ko, ja], manifest)
+    assert [(Path(o.path).name, o.action) for o in first] == [
+        ("ep.01.ko.srt", "left alone"),
+        ("ep.01.ja.srt", "written"),
+    ]
+    assert mine.read_text(encoding="utf-8") == USERS_OWN
+    # autokr's own copy, once the user edits it, is the user's too.
+    copy = video.with_name("ep.01.ja.srt")
+    copy.write_text("edited by hand", encoding="utf-8")
+    write_srt(ja.path, "こんばんは")
+    again = publish_next_to_video("ep.01", video, [ko, ja], manifest)
+    assert [o.action for o in again] == ["left alone", "left alone"]
+    assert copy.read_text(encoding="utf-8") == "edited by hand"
+    assert mine.read_text(encoding="utf-8") == USERS_OWN
+    assert sorted(p.name for p in video.parent.iterdir()) == [
+        "ep.01.ja.srt",
+        "ep.01.ko.srt",
+        "ep.01.mkv",
+    ]
+
+
+def test_published_copies_follow_their_subtitles_and_their_video(tmp_path):
+    video = tmp_path / "videos" / "ep.01.mkv"
+    video.parent.mkdir()
+    video.write_bytes(b"video")
+    ko = Subtitle("ko", write_srt(tmp_path / "results" / "ep.01.ko.srt", "안녕"), True)
+    manifest = tmp_path / "results" / "published.json"
+    [copy] = [Path(o.path) for o in publish_next_to_video("ep.01", video, [ko], manifest)]
+    # A video that fails with its input unchanged keeps its subtitles: the copy stays.
+    assert prune(["next_to_video"], tmp_path / "results", manifest) == []
+    assert copy.exists()
+    # One that fails after its file was replaced loses them (summary.remove_outdated),
+    # and so its copy; a run start (sources=False) leaves that to the end of the run.
+    ko.path.unlink()
+    assert prune(["next_to_video"], tmp_path / "results", manifest, sources=False) == []
+    [gone] = prune(["next_to_video"], tmp_path / "results", manifest)
+    assert (gone.path, gone.action) == (str(copy), "removed")
+    assert not copy.exists()
+    # Turned off, publishing takes back what it wrote, never what a user changed.
+    write_srt(ko.path, "안녕")
+    publish_next_to_video("ep.01", video, [ko], manifest)
+    copy.write_text("edited by hand", encoding="utf-8")
+    [kept] = prune([], tmp_path / "results", manifest)
+    assert kept.action == "kept" and copy.read_text(encoding="utf-8") == "edited by hand"
+    assert json.loads(manifest.read_text(encoding="utf-8"))["files"] == {}
+
+
+def test_skip_existing_reads_files_beside_and_tracks_inside(tmp_path, media):
+    videos = tmp_path / "videos"
+    videos.mkdir()
+    for name in ("sidecar", "ep", "ep.01", "forced", "japanese", "ours", "region"):
+        shutil.copy(media["one.mkv"], videos / f"{name}.mkv")
+    with_korean_track(media["one.mkv"], videos / "inside.mkv")
+    with_korean_track(media["one.mkv"], videos / "forced-inside.mkv", "forced")
+    write_srt(videos / "sidecar.kor.ass", "x")
+    write_srt(videos / "ep.01.ko.srt", "x")  # ep.01.mkv's, not ep.mkv's
+    write_srt(videos / "forced.ko.forced.srt", "x")
+    write_srt(videos / "japanese.ja.srt", "x")
+    write_srt(videos / "ours.ko.srt", "x")
+    write_srt(videos / "region.ko-KR.srt", "x")
+    ours = {videos / "ours.ko.srt"}
+    wanted = {"ko": languages.subtitle_tags("ko")}
+
+    found = skip_subtitled(scan_videos(videos), wanted, lambda path: path in ours)
+    skipped = {s.path.stem: s for s in found.skipped}
+    assert set(skipped) == {"sidecar", "ep.01", "inside", "region"}
+    assert set(found.videos) == {"ep", "forced", "forced-inside", "japanese", "ours"}
+    assert "sidecar.kor.ass" in skipped["sidecar"].reason
+    assert "subtitle track 0 (kor)" in skipped["inside"].reason
+    assert {s.kind for s in found.skipped} == {"subtitled"}
+
+
+# The workflow, run as a user runs it.
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory, whisper_model, nllb_model, media):
+    root = copy_project(tmp_path_factory.mktemp("autokr-publish"))
+    configure(root, whisper_model, nllb_model)
+    path = root / "config" / "config.yaml"
+    config = yaml.safe_load(path.read_text(encoding="utf-8"))
+    config["publish"] = ["next_to_video", "mux"]
+    path.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
+    for video, source in VIDEOS.items():
+        dest = root / "videos" / f"{video}{Path(source).suffix}"
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(media[source], dest)
+    (root / "videos" / "ep.01.ko.srt").write_text(USERS_OWN, encoding="utf-8")
+    return root
+
+
+@pytest.fixture(scope="module")
+def first_run(project):
+    return snakemake(project)
+
+
+def beside(project: Path, video: str, tag: str) -> Path:
+    return project / "videos" / f"{video}.{tag}.srt"
+
+
+def results_srt(project: Path, video: str, label: str) -> Path:
+    return project / "results" / "subtitles" / f"{video}.{label}.srt"
+
+
+def manifest(project: Path) -> dict:
+    return json.loads((project / "results" / "published.json").read_text("utf-8"))["files"]
+
+
+@pytest.mark.workflow
+def test_subtitles_are_published_beside_their_videos(project, first_run):
+    assert first_run.returncode == 0, first_run.stderr
+    expected = {
+        "ep.01.mkv",
+        "ep.01.ko.srt",  # the user's own
+        "ep.01.ja.srt",
+        "season 1/ep.02.webm",
+        "season 1/ep.02.ko.srt",
+        "season 1/ep.02.ja.srt",
+        "movie.mp4",
+        "movie.ko.srt",
+        "movie.ja.srt",
+    }
+    found = {str(p.relative_to(project / "videos")) for p in (project / "videos").rglob("*")}
+    assert found - {"season 1"} == expected
+    for video, tag in [("season 1/ep.02", "ko"), ("movie", "ko"), ("ep.01", "ja")]:
+        copy = beside(project, video, tag)
+        assert copy.read_bytes() == results_srt(project, video, tag).read_bytes()
+        assert cues(copy), copy
+        entry = manifest(project)[f"videos/{video}.{tag}.srt"]
+        assert entry["sha256"] == file_sha256(copy)
+
+
+@pytest.mark.workflow
+def test_a_users_own_subtitle_is_left_alone_and_said_so(project, first_run):
+    mine = beside(project, "ep.01", "ko")
+    assert mine.read_text(encoding="utf-8") == USERS_OWN
+    assert "videos/ep.01.ko.srt" not in manifest(project)
+    log = (project / "results/logs/publish/ep.01.log").read_text(encoding="utf-8")
+    assert "videos/ep.01.ko.srt: left alone (not written by autokr)" in log
+    summary = (project / "results" / "summary.md").read_text(encoding="utf-8")
+    assert "| videos/ep.01.ko.srt | left alone: not written by autokr" in summary
+
+
+@pytest.mark.workflow
+def test_ffprobe_reads_the_muxed_tracks_and_their_tags(project, first_run):
+    for video in VIDEOS:
+        muxed = project / "results" / "muxed" / f"{video}.mkv"
+        tracks = probe_tracks(muxed)
+        assert [t["type"] for t in tracks] == ["video", "audio", "subtitle", "subtitle"]
+        subs = [(t["language"], t["title"], t["default"]) for t in tracks[2:]]
+        assert subs == [
+            ("kor", "Korean (autokr translation)", True),
+            ("jpn", "Japanese (autokr transcript)", False),
+        ]
+        for number, label in enumerate(["ko", "ja"]):
+            # The same cues at the same times: in sync with the video.
+            said = [(c.start, c.end, c.content) for c in cues(results_srt(project, video, label))]
+            assert track_cues(muxed, number) == said
+
+
+@pytest.mark.workflow
+def test_changed_subtitles_are_published_again_but_never_over_a_users_edit(project, first_run):
+    ko = results_srt(project, "season 1/ep.02", "ko")
+    ja = results_srt(project, "season 1/ep.02", "ja")
+    write_srt(ko, "고친 자막")
+    write_srt(ja, "直した字幕")
+    edited = beside(project, "season 1/ep.02", "ja")
+    edited.write_text("the user fixed this line", encoding="utf-8")
+
+    result = snakemake(project)
+    assert result.returncode == 0, result.stderr
+    assert rules_of(started_jobs(result.stderr + result.stdout)) == {"publish": 1}
+    assert beside(project, "season 1/ep.02", "ko").read_bytes() == ko.read_bytes()
+    assert edited.read_text(encoding="utf-8") == "the user fixed this line"
+    muxed = project / "results" / "muxed" / "season 1" / "ep.02.mkv"
+    assert [text for _, _, text in track_cues(muxed, 0)] == ["고친 자막"]
+    assert [text for _, _, text in track_cues(muxed, 1)] == ["直した字幕"]
+    entry = manifest(project)["videos/season 1/ep.02.ko.srt"]
+    assert entry["sha256"] == file_sha256(ko)
+
+
+@pytest.mark.workflow
+def test_skip_existing_counts_a_users_subtitles_never_autokrs(project, first_run, media):
+    with_korean_track(media["one.mkv"], project / "videos" / "inside.mkv")
+    shutil.copy(media["one.mkv"], project / "videos" / "new.mkv")  # no subtitles of its own
+    (project / "skip.yaml").write_text("skip_existing: true\n", encoding="utf-8")
+    result = snakemake(project, "--configfile", "skip.yaml")
+    assert result.returncode == 0, result.stderr
+    err = result.stderr
+    assert "autokr: videos/ep.01.mkv: skipped: already has ko subtitles (ep.01.ko.srt)" in err
+    assert "autokr: videos/inside.mkv: skipped: already has ko subtitles (subtitle track 0" in err
+    # Videos with only autokr's own Korean copy beside them are not skipped.
+    assert "movie.mp4: skipped" not in err and "ep.02.webm: skipped" not in err
+    assert {w.split(",")[0] for _, w in started_jobs(err + result.stdout)} == {"video=new"}
+    summary = (project / "results" / "summary.md").read_text(encoding="utf-8")
+    assert "1 done, 2 unchanged, 2 skipped (2 subtitled)" in summary
+    assert "| videos/inside.mkv | already has ko subtitles" in summary
+    assert beside(project, "new", "ko").exists()
+    (project / "videos" / "inside.mkv").unlink()
+
+
+@pytest.mark.workflow
+def test_a_removed_videos_published_files_are_removed(project, first_run):
+    (project / "videos" / "movie.mp4").unlink()
+    result = snakemake(project)
+    assert result.returncode == 0, result.stderr
+    assert not beside(project, "movie", "ko").exists()
+    assert not beside(project, "movie", "ja").exists()
+    assert not (project / "results" / "muxed" / "movie.mkv").exists()
+    assert not [path for path, e in manifest(project).items() if e["video"] == "movie"]
+    # Nothing else to do: the run removes them as it starts, and says so.
+    assert "autokr: videos/movie.ko.srt: removed (its video videos/movie.mp4 is gone)" in (
+        result.stderr
+    )
+    # What belongs to the videos still there stays.
+    assert beside(project, "ep.01", "ko").read_text(encoding="utf-8") == USERS_OWN
+    assert beside(project, "season 1/ep.02", "ko").exists()
