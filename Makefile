@@ -19,7 +19,7 @@ $(VENV)/.setup-done: requirements.txt requirements-torch.txt
 	$(BIN)/pip install --quiet $(TORCH)
 	$(BIN)/pip install --quiet -r requirements.txt
 	# autokr's progress display (snakemake --logger autokr), where Snakemake finds plugins
-	$(BIN)/python -c "import pathlib, sysconfig; pathlib.Path(sysconfig.get_paths()['purelib'], 'autokr-logger.pth').write_text(str(pathlib.Path('logger').resolve()) + '\n')"
+	$(BIN)/python scripts/install_logger.py
 	touch $@
 
 setup-test: $(VENV)/.setup-test-done

@@ -33,6 +33,7 @@ onstart:
     record_owner(Path.cwd())
     check_cluster_resources()
     record_run_videos()
+    model_choice.record()
 
 
 onsuccess:

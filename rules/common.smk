@@ -81,7 +81,9 @@ def scan():
 def skip_existing(found):
     """With skip_existing, the scan less the videos that have subtitles in every target
     language already, beside them or inside them (never counting autokr's own)."""
-    if not config["skip_existing"]:
+    # In the main process only: a cluster job's own Snakemake needs no scan of
+    # the library (and a video subtitled meanwhile must not fail its job).
+    if not config["skip_existing"] or not workflow.is_main_process:
         return found
     wanted = {code: subtitle_tags(code) for code in TARGETS}
     return skip_subtitled(found, wanted, published_by_autokr(PUBLISH_MANIFEST))
@@ -94,7 +96,10 @@ def unpublish_gone():
     """Remove the published files of videos that are gone, and of kinds config publish
     no longer lists, as a run starts: a run with nothing to do never reaches
     report_batch. Not in a dry run, nor in a job's own Snakemake (on a cluster)."""
+    # No executor: --report or --summary, which only read.
     if workflow.dryrun or workflow.touch or not workflow.is_main_process:
+        return
+    if workflow.executor_plugin is None:
         return
     kinds = config["publish"]
     for gone in prune(kinds, Path("results"), PUBLISH_MANIFEST, sources=False):
@@ -234,6 +239,8 @@ def check_cluster_resources():
     --profile profiles/slurm; on a cluster those caps hold for the whole
     cluster. Known only once the executor is set, so it is checked at onstart.
     """
+    # At onstart, not while the Snakefile is read: only then is the executor
+    # known. The lock is taken by then; exiting here releases it.
     capped = [
         name for name in ("gpu", "model_jobs") if name in workflow.global_resources
     ]

@@ -72,6 +72,7 @@ time.sleep(float(sys.argv[1]))
 def test_a_slurm_job_keeps_its_card_and_an_allocations_jobs_share_theirs(
     tmp_path, python, visible, expected
 ):
+    # The first holds its card until the test kills it, however slow the machine.
     # One card from SLURM is the job's own, however many jobs hold it; jobs of
     # a run inside an allocation of several cards take one each.
     import os
@@ -84,7 +85,9 @@ def test_a_slurm_job_keeps_its_card_and_an_allocations_jobs_share_theirs(
         "AUTOKR_GPU_LOCKS": str(tmp_path),
         "PYTHONPATH": str(ROOT / "scripts"),
     }
-    first = subprocess.Popen([python, "-c", CLAIM, "5"], env=env, stdout=subprocess.PIPE, text=True)
+    first = subprocess.Popen(
+        [python, "-c", CLAIM, "600"], env=env, stdout=subprocess.PIPE, text=True
+    )
     try:
         got = [tuple(first.stdout.readline().split())]
         second = subprocess.run(

@@ -47,6 +47,8 @@ def test_auto_is_resolved_once_recorded_and_kept_while_it_fits(tmp_path, monkeyp
     monkeypatch.setattr(model_choice, "free_card_memory_gb", lambda gpus=None: free["gb"])
     config = config_with(source_language="auto", transcribe={"model": "auto", "device": "cuda"})
     lines = model_choice.resolve(config, decide=True, path=str(path))
+    assert not path.exists()  # recorded only once a run starts
+    model_choice.record()
     assert config["transcribe"]["model"] == "turbo"
     assert config["model_choice"] == {"transcribe": "5.0 GB free on the card; turbo needs 3.5"}
     assert "transcribe" not in config["translate"] and "model_choice" not in config["transcribe"]
@@ -59,6 +61,7 @@ def test_auto_is_resolved_once_recorded_and_kept_while_it_fits(tmp_path, monkeyp
     free["gb"] = 20.0
     again = config_with(source_language="auto", transcribe={"model": "auto", "device": "cuda"})
     model_choice.resolve(again, decide=True, path=str(path))
+    model_choice.record()
     assert again["transcribe"]["model"] == "turbo" and path.stat().st_mtime_ns == written
     # A cluster job on its node reads what the run decided, whatever its card.
     free["gb"] = 80.0
@@ -69,6 +72,7 @@ def test_auto_is_resolved_once_recorded_and_kept_while_it_fits(tmp_path, monkeyp
     free["gb"] = 2.0
     low = config_with(source_language="auto", transcribe={"model": "auto", "device": "cuda"})
     model_choice.resolve(low, decide=True, path=str(path))
+    model_choice.record()
     assert low["transcribe"]["model"] == "small"
     assert json.loads(path.read_text())["transcribe"]["model"] == "small"
 
@@ -103,8 +107,8 @@ def test_the_run_prints_the_choice_and_the_resolved_name_decides_the_downloads(t
     assert f"models/whisper/{slug('small')}/manifest.json" in planned
     assert f"models/nllb/{slug('facebook/nllb-200-distilled-600M')}/manifest.json" in planned
     assert slug("auto") not in planned
-    recorded = json.loads((project / "results" / "model_choice.json").read_text())
-    assert recorded["transcribe"]["model"] == "small"
+    # A dry run only reads: the choice is recorded by a run that starts.
+    assert not (project / "results" / "model_choice.json").exists()
 
 
 def test_the_choice_is_recorded_in_transcript_translation_and_qa(

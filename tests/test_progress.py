@@ -136,3 +136,19 @@ def test_in_a_terminal_the_progress_lines_are_redrawn(project, tmp_path):
     assert b"\x1b[1A\x1b[2K" in seen[mark:]
     assert b"autokr: 0 of 2 videos done" in seen
     assert b"localrule transcribe:" in seen
+
+
+def test_a_retried_job_has_not_failed_its_video_and_lines_fit_a_terminal(tmp_path):
+    from snakemake_logger_plugin_autokr import fit
+
+    board = Board(root=tmp_path)
+    info = {"jobid": 4, "rule_name": "transcribe", "wildcards": {"video": "ep1"}}
+    board.observe("job_info", info)
+    board.observe("job_error", {"jobid": 4})  # out of memory: Snakemake tries again
+    assert board.failed_videos == {"ep1"}
+    board.observe("job_info", {**info, "jobid": 5})
+    assert board.failed_videos == set()
+    # One terminal row each (a CJK character takes two cells), so erasing a row erases it.
+    assert fit("  transcribe 第01話: 1:00 of 24:00", 16) == "  transcribe 第0"
+    assert fit("  transcribe 第01話: 1:00 of 24:00", 14) == "  transcribe "
+    assert fit("short", 80) == "short"

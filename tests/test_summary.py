@@ -81,6 +81,13 @@ def test_a_job_the_cluster_killed_is_named_with_the_schedulers_cause(tmp_path):
         "| videos/ep.01.mkv | transcribe | killed by SLURM for using more memory than it asked "
         "(SLURM job 12, log .snakemake/slurm_logs/rule_transcribe/ep.01/12.log): raise its mem_mb "
     ) in text
+    # A cluster log older than the step's own log is from another try.
+    step_log = results / "logs" / "transcribe" / "ep.01.log"
+    old = step_log.stat().st_mtime - 3600
+    for log in killed.iterdir():
+        os.utime(log, (old, old))
+    text = summarise(results, videos, ["ko"], [], time.time() - 5)
+    assert "| transcribe | stopped before it finished (see the log) |" in text
     # Without a cluster's log the cause stays the plain one.
     (killed / "7.log").unlink()
     (killed / "12.log").unlink()

@@ -424,7 +424,8 @@ def test_make_watch_picks_up_a_new_video_once_copied(
     env = hold_at("extract_audio.written", gate)
     release(gate)  # the first video goes through; the second is held, to be stopped
     # `-o`: the test venv is set up already, whatever its marker's time says.
-    command = ["make", "-o", ".venv/.setup-done", "watch", "ARGS=--settle-seconds 5"]
+    # 20 s to settle: far longer than the test takes to write the second half.
+    command = ["make", "-o", ".venv/.setup-done", "watch", "ARGS=--settle-seconds 20"]
     proc = start_watch(project, out, command, env)
     try:
         wait_for("the watch to start", logged(out, "no videos in videos/ yet"), proc, 120)

@@ -12,8 +12,10 @@ no control codes.
 where Snakemake finds its plugins.
 """
 
+import shutil
 import sys
 import threading
+import unicodedata
 from dataclasses import dataclass, field
 from logging import LogRecord
 from pathlib import Path
@@ -38,11 +40,23 @@ class LogHandlerSettings(LogHandlerSettingsBase):
     )
 
 
+def fit(line: str, columns: int) -> str:
+    """``line`` cut to ``columns`` terminal cells (CJK characters take two), so that
+    it takes one row and erasing one row erases it."""
+    used = 0
+    for i, char in enumerate(line):
+        used += 2 if unicodedata.east_asian_width(char) in ("W", "F") else 1
+        if used > columns:
+            return line[:i]
+    return line
+
+
 class LogHandler(LogHandlerBase):
     """Snakemake's lines, plus autokr's progress lines."""
 
     def __post_init__(self) -> None:
-        self.stream = sys.stderr
+        # Where Snakemake's own handler writes: stdout for a dry run, else stderr.
+        self.stream = sys.stdout if self.common_settings.stdout else sys.stderr
         self.terminal = self.stream.isatty()
         self.board = Board()
         self.output_lock = threading.Lock()  # not self.lock: logging.Handler holds that one
@@ -88,9 +102,10 @@ class LogHandler(LogHandlerBase):
                 self.stream.flush()
 
     def _draw(self) -> None:
-        """The progress lines at the bottom of a terminal."""
+        """The progress lines at the bottom of a terminal, each cut to one row."""
         if self.terminal:
-            self.shown = self.board.lines()
+            columns = shutil.get_terminal_size().columns - 1
+            self.shown = [fit(line, columns) for line in self.board.lines()]
             self.stream.write("".join(line + "\n" for line in self.shown))
 
     def _clear(self) -> None:

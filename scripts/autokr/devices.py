@@ -201,6 +201,8 @@ def claim_gpu(gpus: list | None = None, every: float = 0.2) -> str | None:
     if not cards:
         return None
     default = Path(tempfile.gettempdir()) / f"autokr-gpus-{os.getuid()}"
+    if os.environ.get("SLURM_JOB_ID"):  # SLURM numbers each allocation's cards from 0
+        default = default.with_name(f"{default.name}-slurm-{os.environ['SLURM_JOB_ID']}")
     folder = Path(os.environ.get(GPU_LOCKS_ENV) or default)
     folder.mkdir(parents=True, exist_ok=True)
     while True:

@@ -185,8 +185,9 @@ def resolve(
 ) -> list[str]:
     """Put the models ``auto`` stands for into ``config``; return the lines to print.
 
-    ``decide`` (Snakemake's main process): choose on this machine, and record
-    the choices in ``path`` (rewritten only when they change). Otherwise (a
+    ``decide`` (Snakemake's main process): choose on this machine, keeping the
+    choices recorded in ``path`` while they fit; ``record`` writes them once the
+    run starts (rewritten only when they change). Otherwise (a
     cluster job parsing the workflow on its node): take the recorded ones, so
     that every job sees what the run decided. The reasons go to
     ``config["model_choice"]``, outside the steps' settings (and so their params).
@@ -234,8 +235,23 @@ def _decide(config: dict, asked: list[str], path) -> dict[str, dict[str, str]]:
         else:
             choices[step] = {"model": new.model, "why": new.why, "device": machine.device}
     if path:
-        _write_if_changed(path, choices)
+        _PENDING[:] = [(path, choices)]
     return choices
+
+
+#: The choices this process made, recorded by ``record`` once a run really starts.
+_PENDING: list = []
+
+
+def record() -> None:
+    """Record the choices of this run (the Snakefile's onstart: a run that executes).
+
+    Not while the workflow is only read: a dry run, ``--report`` or a run the
+    lock refuses may measure a card that a running job fills, and must not
+    leave a smaller model for the next run to keep.
+    """
+    for path, choices in _PENDING:
+        _write_if_changed(path, choices)
 
 
 def _fits(model: str | None, new: Choice, machine: Machine, config: dict) -> bool:

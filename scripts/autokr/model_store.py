@@ -87,7 +87,7 @@ def _download_whisper(model: str, into: Path) -> str:
 
 
 def convert(checkpoint: ModelManifest, weights: list[str], into: Path) -> ModelManifest:
-    """Convert a downloaded NLLB checkpoint for CTranslate2 into ``into/WEIGHTS``, once each.
+    """Convert a downloaded NLLB checkpoint for CTranslate2 into ``into/WEIGHTS/model``, once each.
 
     A conversion already in place is kept (it was renamed into place whole,
     see ``mt.convert_checkpoint``). A folder that is already a CTranslate2
@@ -98,7 +98,9 @@ def convert(checkpoint: ModelManifest, weights: list[str], into: Path) -> ModelM
     source = Path(checkpoint.folder)
     conversions, files = {}, {}
     for stored in weights:
-        folder = source if mt.is_ctranslate2_folder(source) else into / stored
+        # into/WEIGHTS/model: where conversions have always been, so that those
+        # made by an earlier autokr are found and kept.
+        folder = source if mt.is_ctranslate2_folder(source) else into / stored / "model"
         if not (folder / "model.bin").exists():
             mt.convert_checkpoint(source, folder, stored, checkpoint.model)
         conversions[stored] = str(folder)

@@ -96,6 +96,8 @@ class Board:
             wildcards = {k: str(v) for k, v in (fields.get("wildcards") or {}).items()}
             self.jobs[fields["jobid"]] = Job(fields.get("rule_name", ""), wildcards, self.clock())
             self.running.add(fields["jobid"])
+            # A job that failed a try and is tried again has not failed its video.
+            self.failed_videos.discard(wildcards.get("video", ""))
         elif event == "job_finished" and fields.get("job_id") in self.jobs:
             job = self.jobs[fields["job_id"]]
             self.running.discard(fields["job_id"])

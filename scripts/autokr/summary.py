@@ -58,12 +58,12 @@ def steps_of(video: str, targets: list[str]) -> list[Step]:
     ]
 
 
-def find_failure(results: Path, video: str, targets: list[str]) -> Failure:
+def find_failure(results: Path, video: str, targets: list[str], since: float = 0.0) -> Failure:
     """The first step of ``video`` whose log ends in an autokr error, or that never finished."""
     for step in steps_of(video, targets):
         path = results / step.log
         if not path.exists():
-            cause = scheduler_cause(results.parent, step)
+            cause = scheduler_cause(results.parent, step, since)
             return Failure(
                 video, step.name, cause or "not run: stopped, or waiting on a step that failed", ""
             )
@@ -97,7 +97,8 @@ def _failed_step(results: Path, log: Path, video: str, step: Step) -> Failure | 
         return Failure(video, step.name, errors[-1].removeprefix("autokr: "), str(log))
     if not any(ln.endswith(" done") for ln in lines):
         # Killed from outside: a scheduler's kill writes no line of the step's own.
-        cause = scheduler_cause(results.parent, step)
+        # The cluster's log of this try was written after the step's own log.
+        cause = scheduler_cause(results.parent, step, log.stat().st_mtime - 1)
         return Failure(
             video, step.name, cause or "stopped before it finished (see the log)", str(log)
         )
@@ -128,13 +129,14 @@ SLURM_LOGS = Path(".snakemake") / "slurm_logs"
 MEMORY_KILL = re.compile(r"exceeded memory limit|oom[-_ ]kill", re.IGNORECASE)
 
 
-def scheduler_cause(project: Path, step: Step) -> str | None:
+def scheduler_cause(project: Path, step: Step, since: float = 0.0) -> str | None:
     """Why SLURM ended the last cluster job of ``step``, from its log and accounting (``sacct``).
 
-    None for a step that never ran on a cluster, or that the scheduler did not end.
+    None for a step that never ran on a cluster since ``since``, or that the
+    scheduler did not end.
     """
     folder = project / SLURM_LOGS / f"rule_{step.rule}" / "_".join(step.wildcards).replace("/", "_")
-    logs = [p for p in folder.glob("*.log") if p.stem.isdigit()]
+    logs = [p for p in folder.glob("*.log") if p.stem.isdigit() and p.stat().st_mtime >= since]
     if not logs:
         return None
     last = max(logs, key=lambda p: int(p.stem))
@@ -304,7 +306,7 @@ def sort_out(
             qa, written = finished
             done.append((qa, "done" if written >= run_started else "unchanged"))
         else:
-            failed.append(find_failure(results, video, targets))
+            failed.append(find_failure(results, video, targets, run_started))
     return done, failed
 
 
