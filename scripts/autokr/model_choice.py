@@ -17,8 +17,8 @@ import os
 from dataclasses import dataclass
 
 #: Whisper on CUDA, best first: (model, GB of free card memory it needs).
-#: The needs are the float16 weights, batched decoding and CUDA's own context,
-#: rounded up.
+#: The needs are estimates (the float16 weights, batched decoding and CUDA's
+#: own context, rounded up), not yet measured on a card.
 WHISPER_CUDA = [("large-v3", 6.0), ("turbo", 3.5), ("small", 1.5)]
 #: For Japanese, kotoba-whisper v2.0: large-v3's encoder with a 2-layer decoder,
 #: published for faster-whisper. CER 9.2 / 8.4 / 11.6 on CommonVoice 8 / JSUT /
@@ -45,7 +45,7 @@ RELATIVE_COMPUTE = {
     "large": 20.9,
 }
 #: Whisper base on the CPU, int8, 2 cores: 36.1 s of workflow for 600 s of
-#: speech (``make bench``, bench/results.md, 2026-11-27, Intel Xeon).
+#: speech (``make bench``, 2026-11-27 00:21 UTC, Intel Xeon; 37.0 s at 05:25).
 BASE_CPU_SECONDS_PER_SECOND = 36.1 / 600
 BASE_CPU_CORES = 2
 #: Models slow enough on the CPU to warn about (an hour of audio over an hour).
