@@ -9,7 +9,7 @@ TORCH ?= -r requirements-torch.txt
 # Extra arguments for snakemake in `make run`, e.g. ARGS="--configfile mine.yaml"
 ARGS ?=
 
-.PHONY: setup setup-test run watch models test lint format clean bench
+.PHONY: setup setup-test run watch unpublish models test lint format clean bench
 
 setup: $(VENV)/.setup-done
 
@@ -38,6 +38,15 @@ run: setup
 watch: setup
 	$(BIN)/python scripts/watch.py $(ARGS)
 
+# Take back what autokr published: KIND=next_to_video (the copies beside the
+# videos), KIND=mux (results/muxed/) or KIND=all. It says what it removes, one
+# line a file; a file changed since autokr wrote it, and a muxed copy whose
+# video is gone, stay. It runs as a Snakemake run, so never beside another.
+KIND ?=
+unpublish: setup
+	@case "$(KIND)" in next_to_video|mux|all) ;; *) echo "autokr: say what to take back: make unpublish KIND=next_to_video (or mux, or all)" >&2; exit 2;; esac
+	$(BIN)/snakemake "results/unpublish/$$(date +%Y%m%d-%H%M%S).$(KIND).json" $(ARGS)
+
 # Fetch and convert the configured models (the workflow's own model steps), e.g.
 # on a machine with network access before running offline.
 models: setup
@@ -56,8 +65,11 @@ format: setup-test
 	$(BIN)/ruff check --fix .
 	$(BIN)/snakefmt Snakefile rules/
 
+# Keeps results/muxed/: a muxed copy may be the only copy left of a video.
 clean:
-	rm -rf results .snakemake
+	if [ -d results ]; then find results -mindepth 1 -maxdepth 1 ! -name muxed -exec rm -rf {} +; fi
+	rm -rf .snakemake
+	if [ -d results/muxed ]; then echo "make clean: kept results/muxed/ (muxed copies; delete it yourself if you want them gone)"; fi
 
 # Speed and memory against bare faster-whisper, and the two translation
 # backends; writes bench/results.md. ARGS="--minutes 3" for a shorter video.

@@ -30,7 +30,11 @@ rule all:
 
 
 onstart:
-    record_owner(Path.cwd())
+    if not record_owner(Path.cwd()):
+        sys.exit(
+            "autokr: another autokr run is working in this folder (make run, make "
+            "watch or make unpublish); run again once it has finished"
+        )
     check_cluster_resources()
     record_run_videos()
     model_choice.record()

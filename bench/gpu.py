@@ -79,8 +79,6 @@ CARRIED = [
     "ctranslate2==4.8.5",
     "faster-whisper==1.2.1",
     "av==18.1.0",
-    "ffmpeg-python==0.2.0",
-    "future",
     "srt==3.5.3",
     "jsonschema==4.26.0",
     "jsonschema-specifications",

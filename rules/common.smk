@@ -8,16 +8,30 @@ from pathlib import Path
 sys.path.insert(0, str(Path(workflow.basedir) / "scripts"))
 
 from autokr import model_choice, progress
-from autokr.config import output_settings, source_label, target_codes, validate_config
+from autokr.config import (
+    audio_param,
+    output_settings,
+    source_label,
+    target_codes,
+    validate_config,
+)
 from autokr.devices import ATTEMPTS
-from autokr.discovery import Scan, scan_videos, skip_subtitled
+from autokr.discovery import Scan, ScanRules, scan_videos, skip_subtitled
 from autokr.errors import ConfigError, RecordError
 from autokr.languages import subtitle_tags
-from autokr.publish import prune, published_by_autokr, report_publishing
+from autokr.publish import published_by_autokr
 from autokr.run_lock import record_owner
-from autokr.model_store import converted_path, manifest_path, slug, weights_needed
+from autokr.model_store import (
+    converted_path,
+    forget_gone,
+    manifest_path,
+    slug,
+    weights_needed,
+)
 from autokr.subtitles import subtitle_paths
 from autokr.summary import write_summary
+from autokr.text_source import choose_text, describe
+from autokr.unpublish import pending_gone, report_publishing
 
 try:
     config.update(validate_config(config))
@@ -44,7 +58,8 @@ SUBTITLES = subtitle_paths(
 # Publishing (rules/publish.smk): what it lists, and what it writes.
 PUBLISH_MANIFEST = "results/published.json"
 PUBLISHED_LABELS = [*TARGETS, SOURCE_LABEL]
-MUXED = ["results/muxed/{video}.mkv"] if "mux" in config["publish"] else []
+# Names this run's removal job (rule unpublish), so each run that needs one has it.
+UNPUBLISH_RUN = time.strftime("%Y%m%d-%H%M%S", time.localtime(RUN_STARTED))
 
 
 wildcard_constraints:
@@ -65,7 +80,9 @@ def scan():
     """
     if not _SCAN:
         try:
-            found = skip_existing(scan_videos(config["videos"]))
+            found = skip_existing(
+                scan_videos(config["videos"], scan_rules(), Path.cwd())
+            )
         except (ConfigError, RecordError) as exc:
             if not workflow.dryrun:
                 sys.exit(f"autokr: {exc}")
@@ -73,9 +90,17 @@ def scan():
             found = Scan({}, [])
         for skipped in found.skipped:
             print(f"autokr: {skipped.path}: skipped: {skipped.reason}", file=sys.stderr)
-        unpublish_gone()
         _SCAN.append(found)
     return _SCAN[0]
+
+
+def scan_rules():
+    """What the scan leaves out: the project's own folders (a videos folder that holds
+    the project), files the watch says are still being written, and names too long
+    for the subtitle files made from them."""
+    templates = [*SUBTITLES.files.values(), *SUBTITLES.bilingual.values()]
+    suffixes = [Path(path).name.removeprefix("{video}") for path in templates]
+    return ScanRules.for_project(Path.cwd(), config["models_dir"], suffixes)
 
 
 def skip_existing(found):
@@ -89,30 +114,26 @@ def skip_existing(found):
     return skip_subtitled(found, wanted, published_by_autokr(PUBLISH_MANIFEST))
 
 
-_UNPUBLISHED = []
-
-
-def unpublish_gone():
-    """Remove the published files of videos that are gone, and of kinds config publish
-    no longer lists, as a run starts: a run with nothing to do never reaches
-    report_batch. Not in a dry run, nor in a job's own Snakemake (on a cluster)."""
-    # No executor: --report or --summary, which only read.
-    if workflow.dryrun or workflow.touch or not workflow.is_main_process:
-        return
-    if workflow.executor_plugin is None:
-        return
-    kinds = config["publish"]
-    for gone in prune(kinds, Path("results"), PUBLISH_MANIFEST, sources=False):
-        print(f"autokr: {gone.path}: {gone.action} ({gone.reason})", file=sys.stderr)
-        _UNPUBLISHED.append(gone)
-
-
 def publish_targets(wildcards):
-    """What the publish rule makes for every video, when config publish lists anything."""
-    if not config["publish"]:
-        return []
-    files = ["results/videos/{video}/publish.json", *MUXED]
-    return [path.format(video=video) for video in scan().videos for path in files]
+    """What the publish rule makes for every video, when config publish lists anything;
+    and, while copies beside videos that are gone wait, the job that takes them back.
+
+    Only reads: this runs while Snakemake plans, before it takes its lock, so
+    nothing may be removed here (rule unpublish does it, in the run).
+    """
+    files = []
+    if config["publish"]:
+        files = [f"results/videos/{video}/publish.json" for video in scan().videos]
+    if pending_gone(PUBLISH_MANIFEST):
+        files.append(f"results/unpublish/{UNPUBLISH_RUN}.gone.json")
+    return files
+
+
+def muxed_path(wildcards):
+    """Where the publish rule writes a video's muxed copy ("" when config publish has no mux)."""
+    if "mux" not in config["publish"]:
+        return ""
+    return f"results/muxed/{wildcards.video}.mkv"
 
 
 def published_subtitles(wildcards):
@@ -145,6 +166,56 @@ def video_path(wildcards):
         raise ValueError(
             f"autokr: no input for video {wildcards.video!r} in {config['videos']}"
         ) from None
+
+
+_TEXT_SOURCES = {}
+_PUBLISHED = []
+
+
+def text_source(wildcards):
+    """Where a video's transcript text comes from under transcribe.source: its own
+    subtitles, or speech. Looked at once per run; the main process says, one line
+    each, which subtitles it passed over and why."""
+    video = wildcards.video
+    if video not in _TEXT_SOURCES:
+        if not _PUBLISHED:
+            _PUBLISHED.append(published_by_autokr(PUBLISH_MANIFEST))
+        found = choose_text(
+            Path(video_path(wildcards)),
+            config["source_language"],
+            config["transcribe"]["source"],
+            _PUBLISHED[0],
+        )
+        then = "transcribing its speech" if found.kind == "speech" else describe(found)
+        for line in found.skipped if workflow.is_main_process else ():
+            print(f"autokr: {line}; passed over ({then})", file=sys.stderr)
+        _TEXT_SOURCES[video] = found
+    return _TEXT_SOURCES[video]
+
+
+#: read_subtitles' input for a video whose text comes from speech: a file that no
+#: rule makes, so Snakemake has transcribe make the transcript instead (ruleorder).
+NO_SUBTITLES = "results/videos/{video}/no subtitles to read"
+
+
+def subtitles_to_read(wildcards):
+    """The subtitle file beside the video that read_subtitles reads ([] for a track inside it).
+
+    As an input, the file's changes rerun the transcript and what follows. Under
+    transcribe.source: subtitles, read_subtitles runs even with nothing to read,
+    and fails with the reason.
+    """
+    found = text_source(wildcards)
+    if found.kind == "file":
+        return found.path
+    if found.kind == "track" or config["transcribe"]["source"] == "subtitles":
+        return []
+    return NO_SUBTITLES.format(video=wildcards.video)
+
+
+def subtitle_track(wildcards):
+    """The subtitle track inside the video that read_subtitles reads, or None."""
+    return text_source(wildcards).track
 
 
 def audio_output():
@@ -184,6 +255,13 @@ def conversions_needed():
 def model_manifests():
     """Every manifest the model jobs take as input (what `make models` prepares)."""
     return [model_manifest("whisper"), translation_model()]
+
+
+# A manifest whose model folder was deleted goes, so the model is fetched (or
+# converted) again; in the main process only, before the job graph is built.
+if workflow.is_main_process:
+    for line in forget_gone([*model_manifests(), model_manifest("nllb")]):
+        print(f"autokr: {line}", file=sys.stderr)
 
 
 def configured_model(wildcards):
@@ -260,6 +338,7 @@ def report_batch():
     if not _SCAN:
         return
     found = scan()
+    replaced = []
     text = write_summary(
         Path("results"),
         found.videos,
@@ -267,10 +346,9 @@ def report_batch():
         found.skipped,
         RUN_STARTED,
         subtitles=subtitle_files,
+        outdated=replaced,
     )
-    # Published copies follow their subtitles; those of a video gone go too.
-    kinds = config["publish"]
-    text = report_publishing(
-        Path("results"), text, found.videos, kinds, RUN_STARTED, _UNPUBLISHED
-    )
+    # The end of a run holds the lock: copies beside videos that are gone, and
+    # beside those whose subtitles went with their replaced file, are taken back.
+    text = report_publishing(Path("results"), text, found.videos, RUN_STARTED, replaced)
     print(text, file=sys.stderr)

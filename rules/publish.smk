@@ -1,14 +1,20 @@
 # Publishing: each video's subtitles copied beside it, named the way players
 # look for them, and/or muxed into a copy of the video, when config `publish`
-# asks. results/published.json lists every file autokr wrote there; the end of
-# a run (report_batch) removes those whose video is gone.
+# asks. results/published.json lists every file autokr wrote there. Removing
+# them (autokr/unpublish.py) happens only in a run, which holds the lock: the
+# `unpublish` job, and the end of a run (report_batch); never in an input
+# function, which runs before the lock is taken.
 
 
 # Light: file copies and an ffmpeg stream copy, where the videos are.
 localrules:
     publish,
+    unpublish,
 
 
+# The muxed copy is no output: Snakemake would delete it before the job runs
+# again, even when someone has changed it since (autokr/publish.py replaces
+# only its own, unchanged).
 rule publish:
     input:
         video=video_path,
@@ -16,7 +22,6 @@ rule publish:
         # For the language Whisper heard, when the source is `auto`.
         qa="results/videos/{video}/qa.json",
     output:
-        *MUXED,
         record="results/videos/{video}/publish.json",
     log:
         "results/logs/publish/{video}.log",
@@ -26,6 +31,28 @@ rule publish:
         labels=PUBLISHED_LABELS,
         targets=TARGETS,
         kinds=config["publish"],
+        muxed=muxed_path,
         manifest=PUBLISH_MANIFEST,
     script:
         "../scripts/publish.py"
+
+
+# Taking published files back, {what}: `gone` (copies beside videos that are
+# gone: every run asks for it while there are any, see publish_targets), or a
+# kind, or `all` (`make unpublish KIND=...`). {run} names the run, so each
+# removal is a new job and its record stays for the summary.
+rule unpublish:
+    output:
+        record="results/unpublish/{run}.{what}.json",
+    log:
+        "results/logs/unpublish/{run}.{what}.log",
+    wildcard_constraints:
+        run="[0-9-]+",
+        what="gone|next_to_video|mux|all",
+    conda:
+        "../envs/publish.yaml"
+    params:
+        listed=config["publish"],
+        manifest=PUBLISH_MANIFEST,
+    script:
+        "../scripts/unpublish.py"

@@ -6,7 +6,14 @@
 # are submitted to the scheduler.
 localrules:
     extract_audio,
+    read_subtitles,
     make_srt,
+
+
+# A video whose own subtitles transcribe.source lets autokr read gets its
+# transcript from them (no Whisper model, no GPU); read_subtitles' input
+# functions turn every other video over to transcribe.
+ruleorder: read_subtitles > transcribe
 
 
 rule extract_audio:
@@ -21,8 +28,10 @@ rule extract_audio:
         "results/benchmarks/extract_audio/{video}.tsv"
     conda:
         "../envs/extract_audio.yaml"
+    # The step reads audio_track and audio_channels from the config; the
+    # param says when they changed (see autokr.config.audio_param).
     params:
-        audio_track=config["audio_track"],
+        audio=audio_param(config),
         language=config["source_language"],
     script:
         "../scripts/extract_audio.py"
@@ -58,6 +67,25 @@ rule transcribe:
         language=config["source_language"],
     script:
         "../scripts/transcribe.py"
+
+
+rule read_subtitles:
+    input:
+        video=video_path,
+        subtitles=subtitles_to_read,
+    output:
+        transcript="results/videos/{video}/transcript.json",
+    log:
+        "results/logs/read_subtitles/{video}.log",
+    benchmark:
+        "results/benchmarks/read_subtitles/{video}.tsv"
+    conda:
+        "../envs/read_subtitles.yaml"
+    params:
+        language=config["source_language"],
+        track=subtitle_track,
+    script:
+        "../scripts/read_subtitles.py"
 
 
 rule translate:

@@ -15,7 +15,7 @@ from autokr.config import add_config_options, config_from_options
 from autokr.errors import MediaError
 from autokr.media import extract_audio
 from autokr.memory import step_memory
-from autokr.records import Media, Run, write_record
+from autokr.records import Media, Run, Span, write_record
 from autokr.steps import run_step, snakemake_log
 
 log = logging.getLogger("autokr.extract_audio")
@@ -27,11 +27,13 @@ def extract(
     media_json: str | None = None,
     track: int | str = "auto",
     source_language: str = "auto",
+    channels: str = "auto",
 ) -> None:
     """Extract one audio track of ``video`` to ``wav``; describe the input in JSON.
 
     ``track`` is an audio track number or ``auto`` (the track tagged with the
-    source language, else the first).
+    source language, else the first); ``channels`` which of its channels to
+    hear (``auto``: the centre channel of surround sound, else all).
     """
     started = time.time()
     try:
@@ -39,15 +41,26 @@ def extract(
     except OSError as exc:
         raise MediaError(f"{video}: {exc.strerror.lower()}") from None
     tags = languages.track_tags(source_language) if source_language != "auto" else frozenset()
-    info, chosen = extract_audio(video, wav, track, tags)
+    done = extract_audio(video, wav, track, tags, channels)
+    info, chosen = done.probe, done.track
     log.info(
-        "wrote %s from audio track %d of %d (%s), starting %.2f s in",
+        "wrote %s from audio track %d of %d (%s, %s), starting %.2f s in",
         wav,
         chosen.number,
         info.audio_streams,
         chosen.language or "untagged",
+        done.heard,
         chosen.start - info.start,
     )
+    if done.note:
+        log.warning("%s: %s", video, done.note)
+    for start, end in done.holes:
+        log.warning(
+            "%s: no audio for %.2f s at %.2f s (a hole in the track): filled with silence",
+            video,
+            end - start,
+            start,
+        )
     if media_json:
         record = Media(
             source=str(video),
@@ -60,12 +73,15 @@ def extract(
             audio_track=chosen.number,
             audio_language=chosen.language,
             audio_offset=round(max(chosen.start - info.start, 0.0), 3),
+            audio_channels=done.heard,
+            audio_channels_note=done.note,
+            audio_holes=tuple(Span(start, end) for start, end in done.holes),
         )
         write_record(record, media_json)
 
 
 #: The config keys this step reads; each is an option when it runs by hand.
-KEYS = ["source_language", "audio_track"]
+KEYS = ["source_language", "audio_track", "audio_channels"]
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -80,7 +96,14 @@ def main(argv: list[str] | None = None) -> None:
 
     def work() -> None:
         config = config_from_options(args, KEYS)
-        extract(args.video, args.wav, args.media, config["audio_track"], config["source_language"])
+        extract(
+            args.video,
+            args.wav,
+            args.media,
+            config["audio_track"],
+            config["source_language"],
+            config["audio_channels"],
+        )
 
     run_step("extract_audio", args.video, args.log, work)
 
@@ -96,8 +119,9 @@ if "snakemake" in globals():
             snakemake.input.video,
             snakemake.output.wav,
             snakemake.output.media,
-            snakemake.params.audio_track,
+            snakemake.config["audio_track"],
             snakemake.params.language,
+            snakemake.config["audio_channels"],
         ),
     )
 elif __name__ == "__main__":

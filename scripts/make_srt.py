@@ -39,6 +39,7 @@ from autokr.subtitles import (
     target_cues,
     write_layout,
 )
+from autokr.text_source import describe
 
 log = logging.getLogger("autokr.make_srt")
 
@@ -84,12 +85,13 @@ def make_subtitles(
         write_layout(layouts[label], path, fmt)
     for label, path in paths.bilingual.items():
         write_text_atomic(path, compose_bilingual(layouts[label], src_rules))
-    runs = {"transcribe": transcript.run, **{f"translate.{k}": t.run for k, t in loaded.items()}}
+    step = "transcribe" if transcript.source.kind == "speech" else "read_subtitles"
+    runs = {step: transcript.run, **{f"translate.{k}": t.run for k, t in loaded.items()}}
     runs = {"extract_audio": media.run, **runs} if media else runs
     qa = qa_report(video, transcript, loaded, layouts, runs, started)
     settings = {"frame_rate": frame_rate, "formats": list(formats), "bilingual": bilingual}
     records = {
-        "transcribe": transcript.settings,
+        step: transcript.settings,
         **{f"translate.{k}": t.settings for k, t in loaded.items()},
     }
     qa = dataclasses.replace(
@@ -99,6 +101,9 @@ def make_subtitles(
         model_choice={
             step: s["model_choice"] for step, s in records.items() if s.get("model_choice")
         },
+        audio_channels=media.audio_channels if media else "",
+        audio_channels_note=media.audio_channels_note if media else "",
+        audio_holes=media.audio_holes if media else (),
     )
     write_record(qa, qa_path)
     for label, lay in layouts.items():
@@ -153,6 +158,9 @@ def qa_report(
         uncovered_before=transcript.uncovered_before,
         uncovered_after=transcript.uncovered_after,
         uncovered=transcript.uncovered,
+        # Speech, or the video's own subtitles, and those passed over and why.
+        text_source=describe(transcript.source),
+        text_skipped=transcript.source.skipped,
     )
 
 

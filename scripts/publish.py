@@ -3,10 +3,10 @@
 Under Snakemake: rule ``publish``, one job per video, when config ``publish``
 lists ``next_to_video`` and/or ``mux``. By hand:
     python scripts/publish.py "videos/ep.01.mkv" --subtitle ko=results/subtitles/ep.01.ko.srt \
-        --subtitle ja=results/subtitles/ep.01.ja.srt --next-to-video --mux out/ep.01.mkv
+        --subtitle ja=results/subtitles/ep.01.ja.srt --next-to-video --mux results/muxed/ep.01.mkv
 copies ep.01.ko.srt and ep.01.ja.srt beside the video (never over a file autokr
-did not write) and writes out/ep.01.mkv with both as tracks; results/published.json
-records them.
+did not write) and writes results/muxed/ep.01.mkv with both as tracks (only under
+results/, never over the video itself); results/published.json records them.
 """
 
 import argparse
@@ -16,6 +16,7 @@ from autokr.publish import (
     MANIFEST,
     Outcome,
     PublishRecord,
+    check_mux_target,
     mux,
     publish_next_to_video,
     subtitles_to_publish,
@@ -41,6 +42,8 @@ def publish(
     ``files`` pairs each subtitle file's label with its path; ``detected`` is
     the language Whisper heard, for the ``orig`` label of source_language: auto.
     """
+    if "mux" in kinds and muxed:
+        check_mux_target(Path(muxed), Path(video))
     subtitles = subtitles_to_publish(files, targets, detected)
     outcomes: list[Outcome] = []
     # The copies first: they are quick, and recorded even if muxing then fails.
@@ -67,7 +70,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--source", help="the label of the transcript's file (not a translation)")
     parser.add_argument("--detected", help="the language heard, for a subtitle labelled orig")
     parser.add_argument("--next-to-video", action="store_true", help="copy them beside the video")
-    parser.add_argument("--mux", metavar="OUT.mkv", help="write a copy of the video with them")
+    parser.add_argument(
+        "--mux",
+        metavar="OUT.mkv",
+        help="write a copy of the video with them, under results/ (results/muxed/NAME.mkv)",
+    )
     parser.add_argument("--manifest", default=str(MANIFEST))
     parser.add_argument("--log", help="also write the log to this file")
     args = parser.parse_args(argv)
@@ -97,7 +104,6 @@ def main(argv: list[str] | None = None) -> None:
 if "snakemake" in globals():
     snakemake = globals()["snakemake"]
     p = snakemake.params
-    out = snakemake.output
     run_step(
         "publish",
         snakemake.wildcards.video,
@@ -108,9 +114,9 @@ if "snakemake" in globals():
             list(zip(p.labels, snakemake.input.subtitles, strict=True)),
             p.targets,
             p.kinds,
-            out.record,
+            snakemake.output.record,
             read_qa(snakemake.input.qa).language,
-            next((f for f in out if f != out.record), None),
+            p.muxed or None,
             p.manifest,
         ),
     )

@@ -23,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from autokr.config import read_config
+from autokr.config import read_config, read_config_file
 from autokr.errors import ConfigError
 from autokr.run_lock import clear_stale_lock
 
@@ -31,12 +31,32 @@ EXAMPLE = "example"
 DEFAULT_VIDEOS = "videos"
 
 
-def wants_example(args: list[str]) -> bool:
-    """True on a fresh clone: the default videos folder, and nothing at that path."""
+def config_options(args: list[str]) -> argparse.Namespace:
+    """The ``--configfile`` files and ``--config`` items among Snakemake's ``args``."""
     parser = argparse.ArgumentParser(add_help=False)
     parser.add_argument("--configfile", "--configfiles", nargs="+", action="extend", default=[])
     parser.add_argument("--config", "-C", nargs="+", action="extend", default=[])
-    known, _ = parser.parse_known_args(args)
+    return parser.parse_known_args(args)[0]
+
+
+def config_file_problem(args: list[str]) -> str | None:
+    """One line on the first config file that is no YAML mapping, or None.
+
+    Snakemake's own message names neither the file nor the line.
+    """
+    for path in ["config/config.yaml", *config_options(args).configfile]:
+        try:
+            read_config_file(path)
+        except ConfigError as exc:
+            return f"autokr: {exc}"
+        except OSError:
+            continue  # Snakemake says a file is missing well enough
+    return None
+
+
+def wants_example(args: list[str]) -> bool:
+    """True on a fresh clone: the default videos folder, and nothing at that path."""
+    known = config_options(args)
     if any(item.startswith("videos=") for item in known.config):
         return False
     try:
@@ -73,6 +93,10 @@ def run_snakemake(command: list[str]) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Run Snakemake as `make run` does; return its exit status."""
     args = list(sys.argv[1:] if argv is None else argv)
+    problem = config_file_problem(args)
+    if problem:
+        print(problem, file=sys.stderr)
+        return 1
     removed, kept = clear_stale_lock(Path.cwd())
     if removed:
         print(

@@ -10,8 +10,9 @@ import logging
 import os
 import socket
 import time
+from pathlib import Path
 
-from autokr import asr, languages, progress
+from autokr import asr, languages, progress, text_source
 from autokr.config import RUN_ONLY, add_config_options, config_from_options, step_settings
 from autokr.devices import (
     Attempt,
@@ -20,8 +21,10 @@ from autokr.devices import (
     out_of_memory_as_one_line,
     resolve_placement,
 )
+from autokr.errors import AutokrError
 from autokr.memory import GpuMemorySampler, step_memory
-from autokr.records import ModelManifest, read_record, write_record
+from autokr.publish import MANIFEST, published_by_autokr
+from autokr.records import ModelManifest, TextSource, read_record, write_record
 from autokr.steps import run_step, snakemake_log
 from autokr.switches import hold
 
@@ -44,13 +47,15 @@ def transcribe_audio(
     attempt: Attempt | None = None,
     model_folder: str | None = None,
     model_choice: str = "",
+    source: TextSource | None = None,
 ) -> None:
     """Load the model, transcribe ``audio`` and write the transcript to ``out``.
 
     ``attempt`` is Snakemake's retry count: each retry after running out of
     memory halves the batch (see ``Attempt`` for what gets lighter after that).
     ``model_folder`` is where download_model put ``options.model``, if it did;
-    ``model_choice`` why ``model: auto`` chose it, if it did.
+    ``model_choice`` why ``model: auto`` chose it, if it did; ``source`` the
+    video's own subtitles passed over, if any were.
     """
     started = time.time()
     attempt = attempt or Attempt()
@@ -86,6 +91,7 @@ def transcribe_audio(
             gpu=os.environ.get("CUDA_VISIBLE_DEVICES", ""),
             **step_memory(gpu),
         ),
+        source=source or TextSource(),
     )
     write_record(transcript, out)
     log.info(
@@ -109,13 +115,17 @@ def transcribe_with_config(
     threads: int | None = None,
     attempt: Attempt | None = None,
     model_folder: str | None = None,
+    video: str | None = None,
 ) -> None:
     """Run the step with a whole (checked, filled) config, as the workflow does.
 
     A job that may use a GPU first takes a free card of its own (``claim_gpu``).
+    ``video`` is the input the audio came from: its own subtitles that were
+    passed over (transcribe.source) are recorded with the transcript.
     """
     settings = step_settings(config, "transcribe")
     machine = {key: settings.pop(key) for key in RUN_ONLY["transcribe"]}
+    mode = settings.pop("source", "auto")  # chooses the rule (RULE_CHOICE), not an option
     if machine["device"] != "cpu":
         claim_gpu(config["gpus"])
     transcribe_audio(
@@ -128,7 +138,21 @@ def transcribe_with_config(
         attempt,
         model_folder,
         config.get("model_choice", {}).get("transcribe", ""),
+        _passed_over(video, config["source_language"], mode) if video else None,
     )
+
+
+def _passed_over(video: str, language: str, mode: str) -> TextSource:
+    """The transcript's source, speech, with the video's own subtitles passed over and why.
+
+    Looked for again here rather than handed down as a param: a param would
+    redo a whole transcription whenever a broken subtitle file came or went.
+    """
+    try:
+        published = published_by_autokr(MANIFEST)
+        return text_source.speech_source(Path(video), language, mode, published)
+    except AutokrError as exc:  # an unreadable manifest: the transcript matters more
+        return TextSource(skipped=(str(exc),))
 
 
 #: The config keys this step reads; each is an option when it runs by hand.
@@ -170,6 +194,7 @@ if "snakemake" in globals():
             snakemake.threads,
             Attempt(snakemake.resources.attempt),
             read_record(ModelManifest, snakemake.input.model).folder,
+            snakemake.input.video,
         ),
     )
 elif __name__ == "__main__":

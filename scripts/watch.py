@@ -1,12 +1,14 @@
 """What `make watch` does: run the workflow once, then again whenever videos arrive.
 
-    python scripts/watch.py [--settle-seconds S] [--poll] [--poll-seconds S] [snakemake args ...]
+    python scripts/watch.py [--settle-seconds S] [--poll] [--poll-seconds S] [--retry-seconds S]
+                            [snakemake args ...]
 
 Watches the configured videos folder (``videos`` in config/config.yaml, or as
 ``--configfile``/``--config videos=...`` among the Snakemake arguments say)
 recursively. A video or audio file that is added or changed is taken once it
 has stopped changing for the settle time; then Snakemake runs, one run at a
-time, with the same arguments each time. Ctrl-C (or SIGTERM) stops it cleanly:
+time, with the same arguments each time; a run that fails is tried again
+later. Ctrl-C (or SIGTERM) stops it cleanly:
 a run in progress is interrupted as Ctrl-C interrupts `make run`, and waited
 for. See autokr/watch.py for what is watched and what is left out.
 """
@@ -52,35 +54,58 @@ def parse_args(argv: list[str]) -> tuple[WatchOptions, list[str]]:
         default=defaults.poll_interval,
         help=f"time between looks when polling (default {defaults.poll_interval:g})",
     )
+    parser.add_argument(
+        "--retry-seconds",
+        type=float,
+        default=defaults.retry,
+        help="wait before a failed run is tried again, doubled on each failure in a row "
+        f"(default {defaults.retry:g})",
+    )
     known, rest = parser.parse_known_args(argv)
-    return WatchOptions(known.settle_seconds, known.poll, known.poll_seconds), rest
+    options = WatchOptions(
+        known.settle_seconds, known.poll, known.poll_seconds, known.retry_seconds
+    )
+    return options, rest
 
 
-def configured_videos(args: list[str]) -> str:
-    """The videos folder the run will scan, as Snakemake reads the config from ``args``."""
+def configured(args: list[str], keys: tuple[str, ...] = ("videos", "models_dir")) -> dict:
+    """The settings ``keys`` the run will use, as Snakemake reads the config from ``args``."""
     parser = argparse.ArgumentParser(add_help=False)
     parser.add_argument("--configfile", "--configfiles", nargs="+", action="extend", default=[])
     parser.add_argument("--config", "-C", nargs="+", action="extend", default=[])
     known, _ = parser.parse_known_args(args)
-    videos = read_config(known.configfile)["videos"]
+    config = read_config(known.configfile)
+    found = {key: str(config[key]) for key in keys}
     for item in known.config:  # the last --config item wins, as in Snakemake
         key, _, value = item.partition("=")
-        if key == "videos":
-            videos = str(yaml.safe_load(value))
-    return videos
+        if key in found:
+            try:
+                found[key] = str(yaml.safe_load(value))
+            except yaml.YAMLError:  # Snakemake takes a value that is no YAML as text
+                found[key] = value
+    return found
+
+
+def configured_videos(args: list[str]) -> str:
+    """The videos folder the run will scan, as Snakemake reads the config from ``args``."""
+    return configured(args, ("videos",))["videos"]
 
 
 def main(argv: list[str] | None = None) -> int:
     """Watch the videos folder until stopped; 0 on a clean stop."""
     options, args = parse_args(list(sys.argv[1:] if argv is None else argv))
     try:
-        videos = configured_videos(args)
+        settings = configured(args)
     except ConfigError as exc:
         say_on_stderr(f"config: {exc}")
+        return 1
+    except yaml.YAMLError as exc:
+        say_on_stderr(f"config: {' '.join(str(exc).split())}")
         return 1
     except OSError as exc:
         say_on_stderr(f"config: {exc.filename}: {exc.strerror}")
         return 1
+    videos = settings["videos"]
     folder = Path(videos)
     if not folder.is_dir():
         say_on_stderr(
@@ -88,7 +113,10 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 1
     snakemake = Path(sys.executable).parent / "snakemake"
-    return watch_folder(folder, videos, Path.cwd(), [str(snakemake), *args], options)
+    command = [str(snakemake), *args]
+    return watch_folder(
+        folder, videos, Path.cwd(), command, options, models_dir=settings["models_dir"]
+    )
 
 
 if __name__ == "__main__":

@@ -114,3 +114,36 @@ def tiny_nllb_as_bin(source: Path, shards: int = 1) -> Path:
 
     key = [source.name, shards, source_hash("assets.py")]
     return cached(f"tiny-nllb-bin{shards}", key, build)
+
+
+#: The truncation a fine-tune's tokenizer.json keeps in ``with_saved_padding``:
+#: short enough that the longer test sentences would be cut (32 tokens).
+SAVED_MAX_LENGTH = 32
+
+
+def with_saved_padding(source: Path) -> Path:
+    """The NLLB checkpoint in ``source``, its tokenizer saved with the padding of training.
+
+    transformers writes them into ``tokenizer.json`` when a tokenizer that was
+    called with ``padding=True`` (and ``truncation``) is saved, as a
+    fine-tuning script saves it: ``"padding": {"strategy": "BatchLongest", …}``.
+    The weights are the source's, copied.
+    """
+
+    def build(folder: Path) -> None:
+        from transformers import AutoTokenizer
+
+        for path in source.iterdir():
+            if path.is_file() and path.name != ".complete":
+                shutil.copy(path, folder / path.name)
+        tokenizer = AutoTokenizer.from_pretrained(str(folder))
+        # A training batch: padded to its longest, cut at the training length.
+        batch = ["短い", "それより長い文です。"]
+        tokenizer(batch, padding=True, truncation=True, max_length=SAVED_MAX_LENGTH)
+        tokenizer.save_pretrained(str(folder))
+        saved = json.loads((folder / "tokenizer.json").read_text(encoding="utf-8"))
+        # transformers itself wrote them; were it to stop, the fixture would test nothing.
+        assert saved["padding"] and saved["truncation"], "transformers saved no padding"
+
+    key = [source.name, source_hash("assets.py")]
+    return cached("padded-tokenizer", key, build)

@@ -116,3 +116,114 @@ def test_a_linked_folder_outside_is_scanned(tmp_path):
     (tmp_path / "videos").mkdir()
     (tmp_path / "videos" / "more").symlink_to(tmp_path / "elsewhere")
     assert list(scan_videos(tmp_path / "videos").videos) == ["more/b"]
+
+
+def test_the_folder_spelled_any_way_gives_the_same_ids_and_paths(tmp_path, monkeypatch):
+    from pathlib import Path
+
+    touch(tmp_path / "library", "season 1/ep.mkv")
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "videos").symlink_to(tmp_path / "library")
+    (project / "media").symlink_to("videos")
+    monkeypatch.chdir(project)
+    spellings = ["videos", "./videos/", "media", str(project / "videos"), "../library"]
+    scans = [scan_videos(s, workdir=project).videos for s in spellings]
+    real = tmp_path / "library" / "season 1" / "ep.mkv"
+    assert scans == [{"season 1/ep": real}] * len(spellings)
+    # A folder inside the project is named from it, as the config names it by default.
+    touch(project, "own/ep.mkv")
+    assert scan_videos(project / "own", workdir=project).videos == {"ep": Path("own/ep.mkv")}
+
+
+def test_a_name_that_is_not_utf8_is_skipped_and_shown_escaped(tmp_path):
+    touch(tmp_path, "ok.mp4")
+    (tmp_path / os.fsdecode("テスト".encode("cp932") + b".mkv")).write_bytes(b"x")
+    scan = scan_videos(tmp_path)
+    assert list(scan.videos) == ["ok"]
+    [skipped] = scan.skipped
+    assert str(skipped.path) == f"{tmp_path}/\\x83e\\x83X\\x83g.mkv"  # printable, writable
+    assert skipped.reason == (
+        "name is not valid UTF-8 (in Shift-JIS it reads 'テスト.mkv'); rename it in UTF-8 "
+        "to have it done"
+    )
+    assert skipped.kind == "name"
+
+
+def test_a_stem_too_long_for_what_autokr_adds_is_skipped(tmp_path):
+    from autokr.discovery import ScanRules
+
+    fits, too_long = "あいうえお" * 14, "あいうえお" * 15  # 210 and 225 bytes
+    touch(tmp_path, f"{fits}.mkv")
+    touch(tmp_path, f"{too_long}.mkv")
+    scan = scan_videos(tmp_path, ScanRules(suffixes=(".ko.srt", ".ja-ko.srt")))
+    assert list(scan.videos) == [fits]
+    [skipped] = scan.skipped
+    assert skipped.reason == (
+        "name too long: 225 bytes before the extension, and with what autokr adds "
+        "(.ja-ko.srt and a temporary name's ending) it passes this file system's 255-byte "
+        "limit; shorten it by 2 bytes"
+    )
+
+
+def test_names_that_differ_only_in_letter_case_are_both_skipped(tmp_path):
+    for name in ["Ep.mkv", "ep.mp4", "Season 1/a.mkv", "season 1/A.mkv", "ok.mp4"]:
+        touch(tmp_path, name)
+    scan = scan_videos(tmp_path)
+    assert list(scan.videos) == ["ok"]
+    reasons = {s.path.relative_to(tmp_path).as_posix(): s.reason for s in scan.skipped}
+    assert reasons["Ep.mkv"] == (
+        f"same name as {tmp_path / 'ep.mp4'} but for letter case; rename one of them"
+    )
+    assert len(reasons) == 4 and all(s.kind == "duplicate" for s in scan.skipped)
+
+
+def test_the_projects_own_folders_are_never_entered(tmp_path):
+    from autokr.discovery import ScanRules
+
+    project = tmp_path / "autokr"
+    for name in [
+        "autokr/results/muxed/ep.mkv",
+        "autokr/.snakemake/x.mp4",
+        "autokr/example/autokr-example.mp4",
+        "autokr/tests/data/speech.flac",
+        "models/whisper/x/sample.wav",
+        "ep.mkv",
+    ]:
+        touch(tmp_path, name)
+    (tmp_path / "linked").symlink_to(project / "results")
+    (tmp_path / "one.mkv").symlink_to(project / "results" / "muxed" / "ep.mkv")
+    rules = ScanRules.for_project(project, "../models")
+    scan = scan_videos(tmp_path, rules)
+    assert list(scan.videos) == ["ep"] and scan.skipped == []
+    # The videos folder inside the project, or the example on a fresh clone: scanned.
+    touch(project, "videos/a.mkv")
+    assert list(scan_videos(project / "videos", rules).videos) == ["a"]
+    assert list(scan_videos(project / "example", rules).videos) == ["autokr-example"]
+
+
+def test_files_the_watch_says_are_still_written_are_skipped(tmp_path):
+    import json
+
+    from autokr.discovery import WAITING_ENV, ScanRules, waiting_files
+
+    touch(tmp_path, "ep.mkv")
+    touch(tmp_path, "rec.ts")
+    environ = {WAITING_ENV: json.dumps([str(tmp_path / "rec.ts")])}
+    scan = scan_videos(tmp_path, ScanRules(waiting=waiting_files(environ)))
+    assert list(scan.videos) == ["ep"]
+    assert [(s.path.name, s.kind) for s in scan.skipped] == [("rec.ts", "waiting")]
+    with pytest.raises(ConfigError, match=WAITING_ENV):
+        waiting_files({WAITING_ENV: "rec.ts"})
+
+
+def test_a_name_snakemake_would_take_for_a_loop_is_skipped(tmp_path):
+    touch(tmp_path, "ep " + "w" * 19 + ".mkv")  # 19: Snakemake takes it
+    touch(tmp_path, "ep2 " + "w" * 20 + ".mkv")
+    scan = scan_videos(tmp_path)
+    assert list(scan.videos) == ["ep " + "w" * 19]
+    [skipped] = scan.skipped
+    assert skipped.reason == (
+        "name ends in 'w' 20 times over, which Snakemake refuses (it reads it as a step "
+        "feeding itself); repeat it fewer than 20 times"
+    )

@@ -28,7 +28,8 @@ def wav_info(path):
 
 @pytest.mark.parametrize("name", ["three.mp4", "two.webm", "one.mkv"])
 def test_video_becomes_16k_mono_wav_of_the_same_length(media, tmp_path, name):
-    info, track = extract_audio(media[name], tmp_path / "audio.wav")
+    done = extract_audio(media[name], tmp_path / "audio.wav")
+    info, track = done.probe, done.track
     rate, channels, seconds = wav_info(tmp_path / "audio.wav")
     assert (rate, channels) == (SAMPLE_RATE, 1)
     spoken_seconds = wav_info(media[name.split(".")[0] + ".wav"])[2]
@@ -72,22 +73,24 @@ def test_truncated_file_fails_with_its_name(media, tmp_path, name):
 
 
 def test_the_track_tagged_with_the_source_language_is_chosen(media, tmp_path):
-    info, track = extract_audio(media["tracks.mkv"], tmp_path / "a.wav", "auto", frozenset({"jpn"}))
+    done = extract_audio(media["tracks.mkv"], tmp_path / "a.wav", "auto", frozenset({"jpn"}))
+    info, track = done.probe, done.track
     assert [t.language for t in info.audio] == ["eng", "jpn"]
     assert track.number == 1
     assert wav_info(tmp_path / "a.wav")[2] == pytest.approx(
         wav_info(media["three.wav"])[2], abs=0.1
     )
-    _, first = extract_audio(media["tracks.mkv"], tmp_path / "b.wav", "auto", frozenset())
+    first = extract_audio(media["tracks.mkv"], tmp_path / "b.wav", "auto", frozenset()).track
     assert first.number == 0
-    _, chosen = extract_audio(media["tracks.mkv"], tmp_path / "c.wav", 0, frozenset({"jpn"}))
+    chosen = extract_audio(media["tracks.mkv"], tmp_path / "c.wav", 0, frozenset({"jpn"})).track
     assert chosen.number == 0
     with pytest.raises(MediaError, match="audio_track 5 asked for, but there are 2"):
         extract_audio(media["tracks.mkv"], tmp_path / "d.wav", 5)
 
 
 def test_audio_that_starts_late_keeps_the_video_timeline(media, tmp_path):
-    info, track = extract_audio(media["late.mp4"], tmp_path / "a.wav")
+    done = extract_audio(media["late.mp4"], tmp_path / "a.wav")
+    info, track = done.probe, done.track
     assert track.start - info.start == pytest.approx(2.0, abs=0.05)
     spoken = first_sound(media["one.wav"])
     assert first_sound(tmp_path / "a.wav") == pytest.approx(spoken + 2.0, abs=0.05)
@@ -96,7 +99,7 @@ def test_audio_that_starts_late_keeps_the_video_timeline(media, tmp_path):
 def test_a_file_that_changes_while_read_fails_and_leaves_nothing(media, tmp_path):
     video = tmp_path / "copying.mkv"
     shutil.copy(media["one.mkv"], video)
-    tmp = tmp_path / "a.wav.tmp"
+    tmp = tmp_path / "a.wav.a.tmp"  # what ffmpeg writes while it reads the video
 
     def keep_copying():
         deadline = time.time() + 20
@@ -113,6 +116,7 @@ def test_a_file_that_changes_while_read_fails_and_leaves_nothing(media, tmp_path
     finally:
         writer.join()
     assert not (tmp_path / "a.wav").exists()
+    assert list(tmp_path.glob("a.wav*")) == []  # no part left behind
 
 
 def test_video_without_audio(media, tmp_path):

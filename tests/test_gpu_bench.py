@@ -146,17 +146,21 @@ def test_clips_are_cut_from_the_example_without_an_encoder(tmp_path):
             assert 9.0 <= c.duration / 1e6 <= 11.0
 
 
-def test_ffmpeg_stand_in_writes_16k_mono_wav(tmp_path):
+def test_ffmpeg_stand_in_runs_extract_audios_own_command(tmp_path):
     import wave
 
-    out = tmp_path / "a.wav"
-    command = [sys.executable, str(ROOT / "bench" / "ffmpeg_pyav.py"), "-i"]
-    command += [f"file:{ROOT / 'example' / 'autokr-example.mp4'}", "-map", "0:a:0", "-ac", "1"]
-    command += ["-ar", "16000", "-f", "wav", f"file:{out}", "-y"]
-    subprocess.run(command, check=True)
+    from autokr.media import Takes, _holes, decode_args, probe
+
+    video = ROOT / "example" / "autokr-example.mp4"
+    out, packets = tmp_path / "a.wav", tmp_path / "a.packets"
+    args = decode_args(
+        video, Takes(out, tmp_path / "b", packets), probe(video).audio[0], "downmix", False
+    )
+    subprocess.run([sys.executable, str(ROOT / "bench" / "ffmpeg_pyav.py"), *args[1:]], check=True)
     with wave.open(str(out)) as w:
         assert (w.getnchannels(), w.getframerate(), w.getsampwidth()) == (1, 16000, 2)
         assert 30.0 < w.getnframes() / 16000 < 33.0
+    assert _holes(packets.read_text(encoding="utf-8")) == ()
 
 
 @pytest.mark.skipif(shutil.which("nvidia-smi") is not None, reason="a GPU machine")

@@ -98,3 +98,104 @@ def test_a_slurm_job_keeps_its_card_and_an_allocations_jobs_share_theirs(
         first.kill()
         first.wait()
     assert got == expected
+
+
+def claim_env(tmp_path, **more) -> dict:
+    """A job's environment on a machine with card 0 and no scheduler, the temporary
+    folder (where the private lock folder goes) in ``tmp_path``."""
+    import os
+
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("AUTOKR_GPU_LOCKS", "SLURM_JOB_ID", "XDG_RUNTIME_DIR")
+    }
+    return {
+        **env,
+        "TMPDIR": str(tmp_path),
+        "CUDA_VISIBLE_DEVICES": "0",
+        "PYTHONPATH": str(ROOT / "scripts"),
+        **more,
+    }
+
+
+def test_card_locks_are_in_a_private_folder(tmp_path, python):
+    import os
+    import stat
+    import subprocess
+
+    done = subprocess.run(
+        [python, "-c", CLAIM, "0"], env=claim_env(tmp_path), capture_output=True, text=True
+    )
+    assert done.stdout.split() == ["0", "0"], done.stderr
+    folder = tmp_path / f"autokr-gpus-{os.getuid()}"
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700  # no other user reaches the locks
+    assert (folder / "gpu-0.lock").exists()
+
+
+def test_a_lock_folder_that_is_not_the_users_own_is_refused(tmp_path, python):
+    import os
+    import subprocess
+
+    planted = tmp_path / "planted"
+    planted.mkdir()
+    (tmp_path / f"autokr-gpus-{os.getuid()}").symlink_to(planted)  # made before the job ran
+    done = subprocess.run(
+        [python, "-c", CLAIM, "0"], env=claim_env(tmp_path), capture_output=True, text=True
+    )
+    assert done.returncode != 0
+    assert "not a folder (a link?); refused for GPU locks" in done.stderr
+    assert list(planted.iterdir()) == []
+    if os.getuid() == 0:  # only root can give a folder to another user
+        other = tmp_path / "other"
+        other.mkdir()
+        os.chown(other, 4242, 4242)
+        done = subprocess.run(
+            [python, "-c", CLAIM, "0"],
+            env=claim_env(other),
+            capture_output=True,
+            text=True,
+        )
+        assert "refused for GPU locks" not in done.stderr  # its own folder inside is made
+        mine = other / f"autokr-gpus-{os.getuid()}"
+        os.chown(mine, 4242, 4242)
+        done = subprocess.run(
+            [python, "-c", CLAIM, "0"], env=claim_env(other), capture_output=True, text=True
+        )
+        assert "belongs to another user (uid 4242); refused for GPU locks" in done.stderr
+
+
+WAIT_FOR_A_CARD = """
+import sys
+from autokr.devices import claim_gpu
+from autokr.steps import setup_logging
+setup_logging("transcribe", "ep", sys.argv[1])
+print(claim_gpu(), flush=True)
+"""
+
+
+def test_a_job_waiting_for_a_card_says_so_in_its_log(tmp_path, python):
+    import subprocess
+
+    from runs import logged
+
+    shared = tmp_path / "shared"  # a folder set on purpose: two users' jobs share cards
+    env = claim_env(tmp_path, AUTOKR_GPU_LOCKS=str(shared))
+    first = subprocess.Popen([python, "-c", CLAIM, "600"], env=env, stdout=subprocess.PIPE)
+    log, second = tmp_path / "transcribe.log", None
+    try:
+        assert first.stdout.readline().split() == [b"0", b"0"]
+        second = subprocess.Popen(
+            [python, "-c", WAIT_FOR_A_CARD, str(log)], env=env, stdout=subprocess.PIPE, text=True
+        )
+        waiting = f"waiting for a free GPU: card 0 held by other jobs (locks in {shared})"
+        wait_for("the job to say it waits", logged(log, waiting), second, seconds=60)
+        first.kill()
+        assert second.stdout.readline() == "0\n"
+        assert second.wait(timeout=60) == 0
+    finally:
+        for process in (first, second):
+            if process is not None and process.poll() is None:
+                process.kill()
+                process.wait()
+    assert "got card 0 after waiting" in log.read_text(encoding="utf-8")

@@ -5,7 +5,6 @@ import os
 import re
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import yaml
@@ -13,7 +12,7 @@ import yaml
 from conftest import ROOT
 
 sys.path.insert(0, str(ROOT / "scripts"))
-from autokr.run_lock import OWNER, clear_stale_lock, record_owner
+from autokr.run_lock import OWNER, clear_stale_lock
 
 
 def pins(path: Path) -> dict[str, str]:
@@ -31,7 +30,7 @@ def test_every_rule_has_an_env_and_envs_pin_what_pip_pins():
     pip = pins(ROOT / "requirements.txt") | pins(ROOT / "requirements-torch.txt")
     in_envs = {}
     rules = (ROOT / "rules" / "steps.smk").read_text() + (ROOT / "rules" / "models.smk").read_text()
-    steps = ("extract_audio", "transcribe", "translate", "make_srt")
+    steps = ("extract_audio", "transcribe", "read_subtitles", "translate", "make_srt")
     for rule in (*steps, "download_model", "convert_model"):
         env = yaml.safe_load((ROOT / "envs" / f"{rule}.yaml").read_text(encoding="utf-8"))
         assert "conda-forge" in env["channels"]
@@ -65,28 +64,41 @@ def make_lock(workdir: Path) -> Path:
     return lock
 
 
-def dead_pid() -> int:
-    process = subprocess.Popen(["true"])
-    process.wait()
-    return process.pid
+OWNER_PROCESS = """
+import sys, time
+from pathlib import Path
+from autokr.run_lock import record_owner
+record_owner(Path(sys.argv[1]))
+print("recorded", flush=True)
+time.sleep(float(sys.argv[2]))
+"""
+
+
+def owner(workdir: Path, seconds: float) -> subprocess.Popen:
+    """A process that records itself as the run holding ``workdir``'s lock (as the
+    workflow's onstart does), then lives for ``seconds``."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "scripts")}
+    process = subprocess.Popen(
+        [sys.executable, "-c", OWNER_PROCESS, str(workdir), str(seconds)],
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout.readline() == "recorded\n"
+    return process
 
 
 def test_the_lock_of_a_run_gone_from_this_host_is_cleared(tmp_path):
     lock = make_lock(tmp_path)
-    record_owner(tmp_path, dead_pid())
+    owner(tmp_path, 0).wait()
     assert clear_stale_lock(tmp_path) == (True, "")
     assert not lock.exists()
 
 
 def test_the_lock_of_a_live_run_is_kept(tmp_path):
     lock = make_lock(tmp_path)
-    live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)", "snakemake"])
+    live = owner(tmp_path, 600)
     try:
-        deadline = time.time() + 10
-        cmdline = Path(f"/proc/{live.pid}/cmdline")
-        while b"snakemake" not in cmdline.read_bytes() and time.time() < deadline:
-            time.sleep(0.01)  # until the child has exec'd
-        record_owner(tmp_path, live.pid)
         assert clear_stale_lock(tmp_path) == (False, f"held by a live run (process {live.pid})")
         assert lock.exists()
     finally:
@@ -107,7 +119,7 @@ def test_a_lock_it_cannot_prove_dead_is_never_removed(tmp_path):
 def test_a_record_older_than_the_lock_proves_nothing(tmp_path):
     # A dead run of this host left its record; a new run (here or on another
     # node) has locked the folder and not recorded itself yet.
-    record_owner(tmp_path, dead_pid())
+    owner(tmp_path, 0).wait()
     lock = make_lock(tmp_path)
     later = (tmp_path / OWNER).stat().st_mtime + 5
     os.utime(lock, (later, later))

@@ -16,10 +16,12 @@ import pytest
 import srt
 import yaml
 
+import assets
 from autokr import languages
 from autokr.discovery import scan_videos, skip_subtitled
 from autokr.media import ffmpeg_executable
-from autokr.publish import Subtitle, file_sha256, prune, publish_next_to_video
+from autokr.publish import Subtitle, file_sha256, mux, publish_next_to_video
+from autokr.unpublish import pending_gone, unpublish_gone, unpublish_kinds, unpublish_replaced
 from runs import configure, copy_project, cues, rules_of, snakemake, started_jobs
 
 USERS_OWN = "1\n00:00:00,000 --> 00:00:01,000\n내가 만든 자막\n\n"
@@ -88,6 +90,64 @@ def probe_tracks(path: Path) -> list[dict]:
             }
             for s in container.streams
         ]
+
+
+def clock_start(path: Path) -> float:
+    """Where a file's clock starts (seconds): the time its first frame is shown at, which
+    players (and ffmpeg, extracting the audio autokr transcribes) count from."""
+    import av
+
+    with av.open(str(path)) as container:
+        return container.start_time / 1_000_000 if container.start_time else 0.0
+
+
+def packet_times(path: Path, kind: str, count: int | None = None) -> list[tuple[float, float]]:
+    """(start, end) in seconds of the packets of every ``kind`` stream, as stored: the
+    file's own timestamps, not re-based as an extraction would."""
+    import av
+
+    times = []
+    with av.open(str(path)) as container:
+        for packet in container.demux(*[s for s in container.streams if s.type == kind]):
+            if packet.pts is not None and packet.size:
+                start = float(packet.pts * packet.time_base)
+                times.append((start, start + float((packet.duration or 0) * packet.time_base)))
+    return sorted(times)[:count]
+
+
+def assert_on_the_videos_clock(video: Path, muxed: Path, subtitles: list[Path]) -> None:
+    """The muxed copy keeps the video's clock: its video and audio packets where the
+    video has them, and each subtitle track's cues where the SRT puts them on it."""
+    for kind in ("video", "audio"):
+        kept = flat(packet_times(muxed, kind, 20))
+        assert kept == pytest.approx(flat(packet_times(video, kind, 20)), abs=0.0015), kind
+    start = clock_start(video)
+    tracks = [t for t in packet_times_by_track(muxed)][-len(subtitles) :]
+    for srt_file, track in zip(subtitles, tracks, strict=True):
+        said = [
+            (start + c.start.total_seconds(), start + c.end.total_seconds()) for c in cues(srt_file)
+        ]
+        assert flat(track) == pytest.approx(flat(said), abs=0.0015), srt_file
+
+
+def flat(pairs: list[tuple[float, float]]) -> list[float]:
+    return [t for pair in pairs for t in pair]
+
+
+def packet_times_by_track(path: Path) -> list[list[tuple[float, float]]]:
+    """(start, end) of the packets of each subtitle track, in track order."""
+    import av
+
+    with av.open(str(path)) as container:
+        streams = [s for s in container.streams if s.type == "subtitle"]
+        indexes = [s.index for s in streams]  # read before demuxing ends the streams
+        times: dict[int, list] = {index: [] for index in indexes}
+        for packet in container.demux(*streams):
+            if packet.pts is not None and packet.size and packet.stream_index in times:
+                start = float(packet.pts * packet.time_base)
+                end = start + float((packet.duration or 0) * packet.time_base)
+                times[packet.stream_index].append((start, end))
+    return [sorted(times[index]) for index in indexes]
 
 
 def track_cues(path: Path, number: int) -> list[tuple]:
@@ -163,28 +223,35 @@ def test_a_publish_never_overwrites_a_users_file(tmp_path):
     ]
 
 
-def test_published_copies_follow_their_subtitles_and_their_video(tmp_path):
+def test_published_copies_follow_their_video_and_only_autokrs_own_go(tmp_path):
     video = tmp_path / "videos" / "ep.01.mkv"
     video.parent.mkdir()
     video.write_bytes(b"video")
     ko = Subtitle("ko", write_srt(tmp_path / "results" / "ep.01.ko.srt", "안녕"), True)
-    manifest = tmp_path / "results" / "published.json"
+    results = tmp_path / "results"
+    manifest = results / "published.json"
     [copy] = [Path(o.path) for o in publish_next_to_video("ep.01", video, [ko], manifest)]
-    # A video that fails with its input unchanged keeps its subtitles: the copy stays.
-    assert prune(["next_to_video"], tmp_path / "results", manifest) == []
+    # The video is there: nothing waits to be taken back.
+    assert not pending_gone(manifest)
+    assert unpublish_gone(results, manifest) == []
     assert copy.exists()
-    # One that fails after its file was replaced loses them (summary.remove_outdated),
-    # and so its copy; a run start (sources=False) leaves that to the end of the run.
-    ko.path.unlink()
-    assert prune(["next_to_video"], tmp_path / "results", manifest, sources=False) == []
-    [gone] = prune(["next_to_video"], tmp_path / "results", manifest)
+    # One whose file was replaced and failed loses its subtitles
+    # (summary.remove_outdated), and so the copies made from them.
+    [gone] = unpublish_replaced(results, ["ep.01"], manifest)
     assert (gone.path, gone.action) == (str(copy), "removed")
     assert not copy.exists()
-    # Turned off, publishing takes back what it wrote, never what a user changed.
-    write_srt(ko.path, "안녕")
+    # A video deleted: its copies wait for a run, which takes them back.
+    publish_next_to_video("ep.01", video, [ko], manifest)
+    video.unlink()
+    assert pending_gone(manifest)
+    [gone] = unpublish_gone(results, manifest)
+    assert (gone.action, gone.reason) == ("removed", f"its video {video} is gone")
+    assert not copy.exists() and not pending_gone(manifest)
+    # Taken back on request, never what a user changed: that is theirs.
+    video.write_bytes(b"video")
     publish_next_to_video("ep.01", video, [ko], manifest)
     copy.write_text("edited by hand", encoding="utf-8")
-    [kept] = prune([], tmp_path / "results", manifest)
+    [kept] = unpublish_kinds(results, ["next_to_video"], "make unpublish", manifest)
     assert kept.action == "kept" and copy.read_text(encoding="utf-8") == "edited by hand"
     assert json.loads(manifest.read_text(encoding="utf-8"))["files"] == {}
 
@@ -212,6 +279,48 @@ def test_skip_existing_reads_files_beside_and_tracks_inside(tmp_path, media):
     assert "sidecar.kor.ass" in skipped["sidecar"].reason
     assert "subtitle track 0 (kor)" in skipped["inside"].reason
     assert {s.kind for s in found.skipped} == {"subtitled"}
+
+
+def build_clock_media(folder: Path) -> None:
+    """Videos whose streams start off zero, as real ones do: Opus with its pre-skip in
+    WebM (the audio's first packet before 0), an MP4 whose edit list starts it at 1.5 s,
+    and an MPEG-TS broadcast, whose clock starts at 1.4 s."""
+    made = {
+        "preskip.webm": ["-c:v", "libvpx", "-c:a", "libopus"],
+        "edit-list.mp4": ["-c:v", "libx264", "-c:a", "aac", "-output_ts_offset", "1.5"],
+        "broadcast.ts": ["-c:v", "libx264", "-c:a", "aac", "-f", "mpegts"],
+    }
+    for name, codecs in made.items():
+        subprocess.run(
+            [
+                *(ffmpeg_executable(), "-nostdin", "-v", "error", "-y"),
+                *("-f", "lavfi", "-i", "color=c=black:s=64x48:r=24"),
+                *("-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000"),
+                *("-t", "4", *codecs, "-pix_fmt", "yuv420p", f"file:{folder / name}"),
+            ],
+            check=True,
+        )
+
+
+@pytest.fixture(scope="module")
+def clock_media() -> dict[str, Path]:
+    key = ["mux-clock", 1, ffmpeg_executable()]
+    folder = assets.cached("mux-clock", key, build_clock_media)
+    return {p.name: p for p in folder.iterdir() if not p.name.startswith(".")}
+
+
+@pytest.mark.parametrize("name", ["preskip.webm", "edit-list.mp4", "broadcast.ts"])
+def test_muxed_subtitles_keep_the_videos_own_clock(tmp_path, clock_media, name):
+    video = clock_media[name]
+    ko = Subtitle("ko", write_srt(tmp_path / "ep.ko.srt", "안녕하세요", "반갑습니다"), True)
+    ja = Subtitle("ja", write_srt(tmp_path / "ep.ja.srt", "こんにちは", "どうぞ"), False)
+    out = tmp_path / "results" / "muxed" / "ep.mkv"
+
+    mux("ep", video, [ko, ja], out, tmp_path / "results" / "published.json")
+    assert_on_the_videos_clock(video, out, [ko.path, ja.path])
+    # As players and ffmpeg count, from the first frame: the SRT's own times.
+    said = [(c.start, c.end, c.content) for c in cues(ko.path)]
+    assert track_cues(out, 0) == said
 
 
 # The workflow, run as a user runs it.
@@ -297,9 +406,13 @@ def test_ffprobe_reads_the_muxed_tracks_and_their_tags(project, first_run):
             ("jpn", "Japanese (autokr transcript)", False),
         ]
         for number, label in enumerate(["ko", "ja"]):
-            # The same cues at the same times: in sync with the video.
-            said = [(c.start, c.end, c.content) for c in cues(results_srt(project, video, label))]
-            assert track_cues(muxed, number) == said
+            said = [c.content for c in cues(results_srt(project, video, label))]
+            assert [text for _, _, text in track_cues(muxed, number)] == said
+        # The same cues at the same times on the video's own clock: in sync with it,
+        # whatever the video's first timestamps (the Opus pre-skip of ep.02.webm).
+        source = project / "videos" / f"{video}{Path(VIDEOS[video]).suffix}"
+        srts = [results_srt(project, video, label) for label in ("ko", "ja")]
+        assert_on_the_videos_clock(source, muxed, srts)
 
 
 @pytest.mark.workflow
@@ -344,17 +457,23 @@ def test_skip_existing_counts_a_users_subtitles_never_autokrs(project, first_run
 
 
 @pytest.mark.workflow
-def test_a_removed_videos_published_files_are_removed(project, first_run):
+def test_a_removed_videos_copies_are_removed_and_its_muxed_copy_kept(project, first_run):
     (project / "videos" / "movie.mp4").unlink()
     result = snakemake(project)
     assert result.returncode == 0, result.stderr
     assert not beside(project, "movie", "ko").exists()
     assert not beside(project, "movie", "ja").exists()
-    assert not (project / "results" / "muxed" / "movie.mkv").exists()
-    assert not [path for path, e in manifest(project).items() if e["video"] == "movie"]
-    # Nothing else to do: the run removes them as it starts, and says so.
+    # Nothing else to do: a job of the run removes them, and says so.
     assert "autokr: videos/movie.ko.srt: removed (its video videos/movie.mp4 is gone)" in (
         result.stderr
+    )
+    # The muxed copy may be the only copy of the video now: it stays, and says so.
+    assert (project / "results" / "muxed" / "movie.mkv").exists()
+    assert [path for path, e in manifest(project).items() if e["video"] == "movie"] == [
+        "results/muxed/movie.mkv"
+    ]
+    assert "| results/muxed/movie.mkv | kept: its video videos/movie.mp4 is gone" in (
+        (project / "results" / "summary.md").read_text(encoding="utf-8")
     )
     # What belongs to the videos still there stays.
     assert beside(project, "ep.01", "ko").read_text(encoding="utf-8") == USERS_OWN

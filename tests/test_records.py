@@ -42,11 +42,13 @@ def test_translation_round_trips(tmp_path):
     assert read_translation(path) == record
 
 
-def test_write_leaves_no_temporary_file_and_replaces_a_stale_one(tmp_path):
+def test_write_leaves_no_temporary_file_and_is_not_stopped_by_a_stale_one(tmp_path):
     path = tmp_path / "transcript.json"
+    # A killed writer's temporary file (or another writer's, still writing) is not ours.
     (tmp_path / "transcript.json.tmp").write_text("half a fi")
     write_record(transcript(), path)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["transcript.json"]
+    assert read_transcript(path) == transcript()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["transcript.json", "transcript.json.tmp"]
 
 
 @pytest.mark.parametrize(

@@ -1,11 +1,15 @@
+import json
 import os
+import random
 import shutil
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
 
 import assets
+import rule_nllb
 from autokr import models, mt
 from autokr.devices import Attempt, Placement, is_out_of_memory
 from autokr.errors import ConfigError, ModelError
@@ -13,6 +17,7 @@ from autokr.records import Run, Segment, Transcript, read_translation, write_rec
 from autokr.switches import FAULT_OOM_ENV
 from conftest import ROOT
 from speech import KOREAN, PAIRS
+from test_every_cue import TEXTS as RULE_TEXTS
 from tiny_nllb import variants
 
 CPU = Placement("cpu", "float32")
@@ -140,15 +145,33 @@ def test_nllb_output_checks(source, output, target, problems):
     assert mt.check_translation(source, output, "jpn_Jpan", target) == problems
 
 
+@pytest.mark.parametrize(
+    ("source", "output", "pair", "problems"),
+    [
+        # Pairs without a measured ratio keep the old bound: a polite phrase
+        # longer than its source is a translation, not junk.
+        ("Thank you.", "ありがとうございます。", ("eng_Latn", "jpn_Jpan"), []),
+        ("Danke.", "ありがとうございます。", ("deu_Latn", "jpn_Jpan"), []),
+        ("OK.", "わかりました。", ("eng_Latn", "jpn_Jpan"), []),
+        # Repeated punctuation is no repeated word: the output's loop shows.
+        ("えっと・・・・・・それは何ですか", "음... 그게 뭐예요 그게 뭐예요 그게 뭐예요",
+         ("jpn_Jpan", "kor_Hang"), ["repeats itself"]),
+        ("ダメダメダメ、ダメよ", "안돼안돼안돼, 안돼", ("jpn_Jpan", "kor_Hang"), []),
+    ],
+)  # fmt: skip
+def test_checks_hold_for_other_pairs_and_real_repeats(source, output, pair, problems):
+    assert mt.check_translation(source, output, *pair) == problems
+
+
 class FlakyTranslator:
     """A real translator whose first pass loses one sentence, as NLLB sometimes does."""
 
     def __init__(self, inner, lose):
         self.inner, self.lose, self.calls = inner, lose, []
 
-    def translate(self, texts, source, target, beam_size=None):
-        self.calls.append((list(texts), beam_size))
-        outputs = self.inner.translate(texts, source, target, beam_size)
+    def translate(self, texts, source, target, beam_size=None, block_repeats=False):
+        self.calls.append((list(texts), beam_size, block_repeats))
+        outputs = self.inner.translate(texts, source, target, beam_size, block_repeats)
         if len(self.calls) == 1:
             outputs = ["" if t == self.lose else o for t, o in zip(texts, outputs, strict=True)]
         return outputs
@@ -162,7 +185,8 @@ def test_a_failed_sentence_is_retried_once_and_recorded(translator):
     [retry] = retries
     assert (retry.sentence, retry.problems, retry.first) == (1, ("empty",), "")
     assert retry.method in {"beam 4", "by clause"} and retry.final == outputs[1]
-    assert flaky.calls[1] == ([PAIRS[2][0]], 4)  # only the failed sentence, with more beams
+    # Only the failed sentence, with more beams; repeats allowed, as it did not loop.
+    assert flaky.calls[1] == ([PAIRS[2][0]], 4, False)
 
 
 def test_ctranslate2_converts_once_for_a_try_and_its_lighter_retries(
@@ -371,3 +395,156 @@ def test_the_transformers_backend_refuses_a_compute_type_torch_does_not_run():
 
     with pytest.raises(ConfigError, match=r"translate\.compute_type: 'int8_float16'"):
         validate_config({"translate": {"backend": "transformers", "compute_type": "int8_float16"}})
+
+
+#: Correct Japanese-to-Korean translations a length check must let through:
+#: the test recordings' sentences, short replies and kanji nouns that grow.
+RIGHT_KOREAN = [
+    ("「やっぱりお化けや幽霊じゃないんだ。", "「역시 도깨비나 유령이 아니구나."),
+    ("ああして歩いているところをみると、人間にちがいない」",
+     "저렇게 걸어 다니는 걸 보면 사람이 틀림없어」"),
+    ("「こりゃきっと仲間によくないことがあったにちがいない。」と小悪魔は考えました。",
+     "「이건 분명 동료에게 좋지 않은 일이 생긴 게 틀림없어.」 하고 작은 악마는 생각했습니다."),
+    ("すると、ブランコ乗りは突然泣き始めた。", "그러자 그네 곡예사는 갑자기 울기 시작했다."),
+    ("王もこのやり方は喜んでいません。", "왕도 이 방식을 기뻐하지 않습니다."),
+    ("はい", "네, 알겠습니다."),
+    ("妹の猫", "여동생의 고양이"),
+    ("私の妹と弟は毎日猫と犬に水をやる。", "제 여동생과 남동생은 매일 고양이와 개에게 물을 준다."),
+    ("ダメダメダメ、ダメよ", "안 돼 안 돼 안 돼, 안 돼요"),
+    ("はい、はい", "네, 네"),
+]  # fmt: skip
+
+
+def recording_sentences() -> list[str]:
+    """The test recordings' transcripts, whole and cut at 。 as autokr cuts them."""
+    texts = json.loads((ROOT / "tests/data/speech/transcripts.json").read_text(encoding="utf-8"))
+    cut = [s + "。" for t in texts.values() for s in t.split("。") if s.strip("」")]
+    return [*texts.values(), *cut]
+
+
+def junk(n: int, seed: int) -> str:
+    """``n`` random Hangul syllables: what a translation ran on with after the padding."""
+    rng = random.Random(seed)
+    return "".join(chr(rng.randrange(0xAC00, 0xD7A4)) for _ in range(n))
+
+
+def test_right_translations_are_not_too_long():
+    rule = rule_nllb.Rule.over(RULE_TEXTS)
+    pairs = [*PAIRS, *RIGHT_KOREAN]
+    pairs += [(ja, rule.apply(ja)) for ja in [*RULE_TEXTS, *recording_sentences()]]
+    for ja, ko in pairs:
+        assert mt.check_translation(ja, ko, "jpn_Jpan", "kor_Hang") == [], (ja, ko)
+
+
+def test_a_right_translation_followed_by_junk_is_too_long():
+    # The length check is a ratio: after a translation of about a syllable a
+    # character (the rule's, PAIRS'), 20 junk syllables show after a sentence
+    # of up to 36 characters, 40 after any sentence autokr translates (80 at most).
+    rule = rule_nllb.Rule.over(RULE_TEXTS)
+    even = [(ja, rule.apply(ja)) for ja in [*RULE_TEXTS, *recording_sentences()]] + PAIRS
+    for n, (ja, ko) in enumerate([*even, *RIGHT_KOREAN]):
+        for count in (20, 40) if len(ja) <= 36 and n < len(even) else (40,):
+            output = f"{ko} {junk(count, n)}"
+            assert "too long" in mt.check_translation(ja, output, "jpn_Jpan", "kor_Hang"), output
+    assert max(len(ja) for ja, _ in even) > 50
+
+
+def test_the_length_limit_is_per_language_pair():
+    ja = PAIRS[0][0]
+    korean = mt.longest_translation(ja, "jpn_Jpan", "kor_Hang")
+    assert len(ja) < korean < 1.5 * len(ja) + 6  # about a syllable a character
+    # Other pairs measure both sides in Latin letters: English takes more characters.
+    assert mt.longest_translation(ja, "jpn_Jpan", "eng_Latn") > 3 * korean
+    english = "The weather is really lovely today, isn't it?"
+    assert mt.check_translation(ja, english, "jpn_Jpan", "eng_Latn") == []
+
+
+@pytest.fixture(scope="module")
+def rule_model() -> Path:
+    """The rule model of test_every_cue (the same texts, so the same cached model)."""
+    return assets.rule_nllb_model(RULE_TEXTS)
+
+
+@pytest.fixture(scope="module")
+def padded_model(rule_model) -> Path:
+    """The rule model, its tokenizer.json saved with padding and truncation."""
+    return assets.with_saved_padding(rule_model)
+
+
+def test_saved_padding_and_truncation_are_not_part_of_a_sentence(rule_model, padded_model):
+    saved = json.loads((padded_model / "tokenizer.json").read_text(encoding="utf-8"))
+    assert saved["padding"]["strategy"] == "BatchLongest"
+    assert saved["truncation"]["max_length"] == assets.SAVED_MAX_LENGTH
+    texts = [*RULE_TEXTS, *recording_sentences()]
+    assert max(len(t) for t in texts) > assets.SAVED_MAX_LENGTH  # truncation would show
+    padded = mt.NllbTokenizer(padded_model, "padded")
+    ours = mt.NllbTokenizer(rule_model, "rule")
+    assert padded.encode(texts, "jpn_Jpan") == ours.encode(texts, "jpn_Jpan")
+    assert all(padded.pad_id not in ids for ids in padded.encode(texts, "jpn_Jpan"))
+
+
+@pytest.mark.parametrize("backend", mt.BACKENDS)
+def test_a_checkpoint_saved_with_padding_translates_every_sentence_exactly(padded_model, backend):
+    rule = rule_nllb.Rule.over(RULE_TEXTS)
+    texts = [*RULE_TEXTS, *recording_sentences(), *(ja for ja, _ in PAIRS)]
+    assert len({len(t) for t in texts}) > 15  # a batch of sentences of many lengths
+    options = mt.TranslateOptions(model=str(padded_model), backend=backend)
+    translator = mt.load_translator(options, PLACEMENTS[backend], 2)
+    outputs, retries = mt.translate_checked(
+        translator, texts, "jpn_Jpan", "kor_Hang", options.beam_size
+    )
+    wrong = [
+        (text, out)
+        for text, out in zip(texts, outputs, strict=True)
+        if " ".join(out.split()) != rule.apply(text)
+    ]
+    assert not wrong, f"{len(wrong)} of {len(texts)} not exact, first {wrong[0]}"
+    assert retries == []
+
+
+#: Dialogue that repeats itself for real: blocking repeated n-grams changes it.
+REPEATED = ["ダメダメダメ、ダメよ", "あなたもダメよ 私もダメよ", "はい、はい"]
+
+
+def test_repeated_dialogue_keeps_its_repeats(rule_model):
+    rule = rule_nllb.Rule.over(RULE_TEXTS)
+    assert all(c in rule.syllables for t in REPEATED for c in t if not c.isspace())
+    options = mt.TranslateOptions(model=str(rule_model), backend="ctranslate2", beam_size=4)
+    assert options.no_repeat_ngram_size == 4  # the default, kept for a loop's retry
+    translator = mt.load_translator(options, PLACEMENTS["ctranslate2"], 2)
+    outputs, retries = mt.translate_checked(translator, REPEATED, "jpn_Jpan", "kor_Hang", 4)
+    assert [" ".join(o.split()) for o in outputs] == [rule.apply(t) for t in REPEATED]
+    assert retries == []
+    # The block the first pass used to have: the repeated phrase comes out changed.
+    blocked = translator.translate(REPEATED, "jpn_Jpan", "kor_Hang", 4, block_repeats=True)
+    assert " ".join(blocked[0].split()) != rule.apply(REPEATED[0])
+
+
+class LoopingTranslator:
+    """A real translator whose first pass loops on one sentence and loses another."""
+
+    def __init__(self, inner, loop, lose):
+        self.inner, self.loop, self.lose, self.calls = inner, loop, lose, []
+
+    def translate(self, texts, source, target, beam_size=None, block_repeats=False):
+        self.calls.append((list(texts), beam_size, block_repeats))
+        outputs = self.inner.translate(texts, source, target, beam_size, block_repeats)
+        if len(self.calls) == 1:
+            looped = {self.loop: "오늘은 " + "날씨가 좋네요 " * 8, self.lose: ""}
+            outputs = [looped.get(t, o) for t, o in zip(texts, outputs, strict=True)]
+        return outputs
+
+
+def test_only_a_loop_is_retried_with_repeats_blocked(translator):
+    texts = [PAIRS[0][0], PAIRS[1][0], PAIRS[3][0]]
+    looping = LoopingTranslator(translator, loop=PAIRS[0][0], lose=PAIRS[3][0])
+    outputs, retries = mt.translate_checked(looping, texts, "jpn_Jpan", "kor_Hang", beam_size=2)
+    assert outputs == [KOREAN[t] for t in texts]
+    assert looping.calls == [
+        (texts, None, False),
+        ([PAIRS[3][0]], 4, False),  # lost: more beams, repeats allowed
+        ([PAIRS[0][0]], 4, True),  # looped: more beams, repeats blocked
+    ]
+    loop, lost = sorted(retries, key=lambda r: r.sentence)
+    assert "repeats itself" in loop.problems and loop.method == "beam 4, repeats blocked"
+    assert lost.problems == ("empty",) and lost.method == "beam 4"

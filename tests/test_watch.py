@@ -25,6 +25,7 @@ from runs import (
     korean_text,
     logged,
     release,
+    start_snakemake,
     subtitle,
     wait_for,
 )
@@ -89,7 +90,7 @@ def test_an_event_starts_the_wait_again_even_when_size_and_time_look_the_same(fi
     assert waiting.check() and waiting.ready
 
 
-def test_nothing_is_ready_while_any_file_is_still_changing(files):
+def test_a_file_still_changing_waits_on_its_own_while_settled_files_run(files):
     done, copying = Path("videos/a.mkv"), Path("videos/b.mkv")
     files.sizes |= {done: 100, copying: 1}
     waiting = settling(files)
@@ -100,11 +101,13 @@ def test_nothing_is_ready_while_any_file_is_still_changing(files):
     files.sizes[copying] = 2
     files.now = 10
     assert [item.path for item in waiting.check()] == [done]
-    assert not waiting.ready  # a run now would take b.mkv half-written
+    assert waiting.ready  # a recording that never stops growing holds nothing back
+    assert waiting.changing() == [copying]  # the run leaves it out
+    assert [item.path for item in waiting.take()] == [done]
+    assert not waiting.ready and list(waiting.pending) == [copying]
     files.now = 18
     waiting.check()
-    assert waiting.ready
-    assert [item.path for item in waiting.take()] == [done, copying]
+    assert [item.path for item in waiting.take()] == [copying]
 
 
 def test_a_new_file_gone_before_it_settled_is_forgotten_and_a_removed_video_is_ready(files):
@@ -153,10 +156,12 @@ class FakeRun:
         self.starts = 0
         self.running = False
         self.status: int | None = None
+        self.left_out: list[Path] = []
 
-    def start(self) -> None:
+    def start(self, changing=()) -> None:
         self.starts += 1
         self.running = True
+        self.left_out = list(changing)
 
     def end(self, status: int = 0) -> None:
         self.running, self.status = False, status
@@ -166,8 +171,8 @@ class FakeRun:
         return status
 
 
-def folder_watch(project: Path, videos: Path, lines: list[str]) -> FolderWatch:
-    return FolderWatch(videos, "videos", project, FakeRun(), 0, lines.append)
+def folder_watch(project: Path, videos: Path, lines: list[str], **options) -> FolderWatch:
+    return FolderWatch(videos, "videos", project, FakeRun(), 0, lines.append, **options)
 
 
 def added(*paths: Path) -> set[tuple[Change, str]]:
@@ -202,7 +207,10 @@ def test_changes_during_a_run_make_one_more_run_after_it(tmp_path):
     watch.run.end(1)
     watch.step()
     assert watch.run.starts == 2
-    assert lines[-1] == "run failed (exit 1); watching videos/"
+    assert lines[-1] == (
+        "run failed (exit 1); trying again in 1 min for new: videos/b.mkv, videos/season 2/c.mp4 "
+        "(see results/summary.md)"
+    )
 
 
 def test_a_touched_video_is_changed_and_a_deleted_one_removed(tmp_path):
@@ -272,16 +280,159 @@ def test_files_named_in_a_publish_manifest_start_nothing(tmp_path):
     assert not any("a.mkv" in line or "b.mkv" in line for line in lines)
 
 
-def test_results_are_left_out_when_the_videos_folder_holds_the_project(tmp_path):
+def test_the_projects_own_folders_are_left_out_when_the_videos_folder_holds_the_project(
+    tmp_path,
+):
     lines = []
-    watch = FolderWatch(tmp_path, ".", tmp_path, FakeRun(), 0, lines.append)
+    watch = FolderWatch(tmp_path, ".", tmp_path, FakeRun(), 0, lines.append, models_dir="models")
+    (tmp_path / "more").symlink_to("results")  # a link into them is out too
     own = [
         write(tmp_path / "results" / "muxed" / "ep.mkv"),
+        write(tmp_path / "results" / "videos" / "ep" / "audio.wav"),
         write(tmp_path / ".snakemake" / "x.mp4"),
+        write(tmp_path / "example" / "autokr-example.mp4"),
+        write(tmp_path / "models" / "whisper" / "x" / "sample.wav"),
+        tmp_path / "more" / "muxed" / "ep.mkv",
     ]
     watch.note(added(*own))
     watch.step()
+    assert watch.run.starts == 0 and lines == []
+    watch.note(added(write(tmp_path / "show" / "ep.mkv")))
+    watch.step()
+    assert lines[-1] == "new: ./show/ep.mkv; running"
+
+
+def test_a_project_inside_the_videos_folder_is_never_looked_into(tmp_path):
+    videos, lines = tmp_path / "Videos", []
+    project = videos / "autokr"
+    watch = folder_watch(project, videos, lines)
+    watch.note(added(write(project / "tests" / "data" / "speech.flac")))
+    watch.note(added(write(videos / "ep.mkv")))
+    watch.step()
+    assert lines[-1] == "new: videos/ep.mkv; running"
+
+
+def test_a_replaced_or_deleted_video_that_was_published_runs_again(tmp_path):
+    videos, lines = tmp_path / "videos", []
+    watch = folder_watch(tmp_path, videos, lines)
+    replaced = write(videos / "a.mkv")
+    # The manifest names each published file's video as its input: the video is no
+    # published file, only what was made from it is.
+    entry = {"video": "a", "kind": "next_to_video", "input": "videos/a.mkv", "sources": []}
+    gone = {**entry, "video": "b", "kind": "mux", "input": "videos/b.mkv"}
+    files = {"videos/a.ko.srt": entry, "results/muxed/b.mkv": gone}
+    write(tmp_path / "results" / "published.json").write_text(json.dumps({"files": files}))
+    record = {"video": "a", "files": [{"path": "videos/a.ko.srt", "action": "written"}]}
+    write(tmp_path / "results" / "videos" / "a" / "publish.json").write_text(json.dumps(record))
+    watch.note({(Change.modified, str(replaced)), (Change.deleted, str(videos / "b.mkv"))})
+    watch.step()
+    assert lines[-1] == "changed: videos/a.mkv; removed: videos/b.mkv; running"
+
+
+class Clock:
+    """A clock the test moves."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_failed_run_is_tried_again_for_the_same_videos_with_back_off(tmp_path):
+    videos, lines, clock = tmp_path / "videos", [], Clock()
+    watch = folder_watch(tmp_path, videos, lines, retry=60, clock=clock)
+    watch.note(added(write(videos / "a.mkv")))
+    watch.step()
+    for wait, said in ((60, "1 min"), (120, "2 min"), (240, "4 min")):
+        watch.run.end(1)
+        watch.step()
+        assert lines[-1] == (
+            f"run failed (exit 1); trying again in {said} for new: videos/a.mkv "
+            "(see results/summary.md)"
+        )
+        starts = watch.run.starts
+        clock.now += wait - 1
+        watch.step()
+        assert watch.run.starts == starts  # not yet
+        clock.now += 1
+        watch.step()
+        assert watch.run.starts == starts + 1
+        assert lines[-1] == "new: videos/a.mkv; running"
+    watch.run.end(1)
+    watch.step()
+    assert lines[-1] == (
+        "run failed (exit 1), 4 times in a row; giving up on new: videos/a.mkv "
+        "until something changes (see results/summary.md)"
+    )
+    clock.now += 3600
+    watch.step()
+    assert watch.run.starts == 4
+    # A new video starts a run for itself; a run that ends well is the end of it.
+    watch.note(added(write(videos / "b.mkv")))
+    watch.step()
+    assert (watch.run.starts, lines[-1]) == (5, "new: videos/b.mkv; running")
+    watch.run.end(0)
+    watch.step()
+    assert lines[-1] == "run finished; watching videos/"
+
+
+def test_a_failed_run_and_new_videos_go_in_one_run(tmp_path):
+    videos, lines, clock = tmp_path / "videos", [], Clock()
+    watch = folder_watch(tmp_path, videos, lines, retry=60, clock=clock)
+    watch.note(added(write(videos / "a.mkv")))
+    watch.step()
+    watch.run.end(2)
+    watch.step()
+    watch.note(added(write(videos / "b.mkv")))
+    watch.step()  # b has settled: its run takes a along, before a's retry is due
+    assert lines[-1] == "new: videos/a.mkv, videos/b.mkv; running"
+
+
+def test_a_run_the_lock_would_refuse_waits_for_the_lock(tmp_path):
+    videos, lines = tmp_path / "videos", []
+    watch = folder_watch(tmp_path, videos, lines)
+    lock = write(tmp_path / ".snakemake" / "locks" / "0.input.lock", b"")
+    watch.note(added(write(videos / "a.mkv")))
+    watch.step()
+    watch.step()
     assert watch.run.starts == 0
+    assert lines[1:] == [
+        "not running yet: the folder is locked (no record of the run that holds it); running "
+        "once it is free (if no run is going, clear it with '.venv/bin/snakemake --unlock')"
+    ]
+    lock.unlink()
+    watch.step()
+    assert (watch.run.starts, lines[-1]) == (1, "new: videos/a.mkv; running")
+
+
+def test_a_run_leaves_out_the_files_still_changing(tmp_path):
+    videos, lines, clock = tmp_path / "videos", [], Clock()
+    watch = FolderWatch(videos, "videos", tmp_path, FakeRun(), 10, lines.append, clock=clock)
+    watch.note(added(write(videos / "a.mkv")))
+    watch.step()
+    clock.now = 5
+    recording = write(videos / "rec.ts")
+    watch.note(added(recording))
+    watch.step()
+    clock.now = 10
+    watch.step()
+    assert watch.run.starts == 1 and watch.run.left_out == [recording]
+    assert lines[-1] == "new: videos/a.mkv; running (videos/rec.ts still changing: waits)"
+
+
+def test_a_run_is_told_which_files_to_leave_out(tmp_path):
+    from autokr.discovery import WAITING_ENV, waiting_files
+    from autokr.watch import WorkflowRun
+
+    out = tmp_path / "env.json"
+    show = f"import os; open({str(out)!r}, 'w').write(os.environ[{WAITING_ENV!r}])"
+    run = WorkflowRun([sys.executable, "-c", show], tmp_path, print)
+    name = os.fsdecode(b"\x83e\x83X\x83g.mkv")  # Shift-JIS, not UTF-8
+    run.start([tmp_path / "rec.ts", tmp_path / name])
+    assert run.wait() == 0
+    told = waiting_files({WAITING_ENV: out.read_text()})
+    assert told == {str(tmp_path / "rec.ts"), str(tmp_path / name)}
 
 
 def test_a_run_line_names_a_few_files_and_counts_the_rest():
@@ -476,3 +627,94 @@ def alive(pid: int) -> bool:
     except OSError:
         return False
     return state != "Z"
+
+
+def test_the_watch_survives_a_name_watchfiles_cannot_read(
+    empty_project, whisper_model, nllb_model, tmp_path
+):
+    # watchfiles raises RuntimeError for a name that is not UTF-8 (a Shift-JIS name
+    # from a Japanese archive): the watch goes on, and runs for what it may have missed.
+    project, videos = empty_project, empty_project / "videos"
+    configure(project, whisper_model, nllb_model)
+    out = tmp_path / "watch.out"
+    command = [sys.executable, "scripts/watch.py", "--settle-seconds", "1"]
+    proc = start_watch(project, out, command)
+    try:
+        wait_for("the watch to start", logged(out, "no videos in videos/ yet"), proc, 120)
+        with open(os.fsencode(videos) + b"/\x83e\x83X\x83g.mkv", "wb") as f:
+            f.write(b"not a video")
+        wait_for("the watch to go on", logged(out, "watching failed ("), proc, 60)
+        wait_for("the run for what it missed", logged(out, "run finished"), proc, 300)
+        write(videos / "ok.mkv")
+        wait_for("a new file seen", logged(out, "new: videos/ok.mkv; waiting"), proc, 60)
+        assert stop(proc, signal.SIGINT, group=True) == 0
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    text = out.read_text(encoding="utf-8", errors="replace")
+    assert "Traceback" not in text
+    assert "skipped: name is not valid UTF-8 (in Shift-JIS it reads 'テスト.mkv')" in text
+    assert watch_lines(out)[-1].startswith("autokr: watch: stopped")
+
+
+def test_whatever_ends_the_watch_stops_the_run_it_started(monkeypatch, tmp_path):
+    from autokr import watch
+
+    monkeypatch.setattr(watch, "stop_on_signals", lambda *args: None)  # pytest's own stay
+    started = []
+    real_start = watch.WorkflowRun.start
+
+    def start(self, *args):
+        real_start(self, *args)
+        started.append(self.process)
+
+    def broken(self, changes):
+        raise ValueError("a bug in the watch")
+
+    monkeypatch.setattr(watch.WorkflowRun, "start", start)
+    monkeypatch.setattr(watch.FolderWatch, "note", broken)
+    write(tmp_path / "videos" / "a.mkv")
+    command = [sys.executable, "-c", "import time; time.sleep(600)"]
+    lines = []
+    with pytest.raises(ValueError, match="a bug in the watch"):
+        watch.watch_folder(
+            tmp_path / "videos", "videos", tmp_path, command, watch.WatchOptions(), lines.append
+        )
+    [process] = started
+    assert process.poll() is not None  # stopped and waited for, not left running
+    assert lines[-1] == "stopped; the run in progress was interrupted (the next run finishes it)"
+
+
+@pytest.mark.workflow
+def test_a_run_refused_by_the_lock_runs_once_the_lock_is_free(
+    empty_project, whisper_model, nllb_model, media, tmp_path
+):
+    project, videos = empty_project, empty_project / "videos"
+    configure(project, whisper_model, nllb_model)
+    shutil.copy(media["one.mkv"], videos / "first.mkv")
+    gate, out = tmp_path / "hold", tmp_path / "watch.out"
+    # A run by hand holds the folder's lock, its first step held until the test says.
+    manual = start_snakemake(project, env=hold_at("extract_audio.written", gate))
+    proc = None
+    try:
+        wait_for("the run by hand to hold", held("extract_audio.written", gate), manual)
+        command = [sys.executable, "scripts/watch.py", "--settle-seconds", "1"]
+        proc = start_watch(project, out, command)
+        wait_for("the watch to wait", logged(out, "not running yet: the folder is locked"), proc)
+        shutil.copy(media["one.mkv"], videos / "second.mkv")
+        wait_for("the copy to settle", logged(out, "new: videos/second.mkv; waiting"), proc)
+        release(gate)
+        assert manual.wait(timeout=600) == 0
+        wait_for("the second video", lambda: subtitle(project, "second", "ko").exists(), proc)
+        wait_for("the run to end", logged(out, "run finished"), proc, 120)
+        assert stop(proc, signal.SIGINT, group=True) == 0
+    finally:
+        release(gate)
+        for running in (manual, proc):
+            if running is not None and running.poll() is None:
+                os.killpg(running.pid, signal.SIGKILL)
+                running.wait()
+    lines = watch_lines(out)
+    assert sum("not running yet" in line for line in lines) == 1
+    assert "run failed" not in out.read_text(encoding="utf-8")

@@ -48,6 +48,11 @@ def validate_config(config: dict[str, Any], check_targets: bool = True) -> dict[
         languages.source_language(config["source_language"])
     except ConfigError as exc:
         raise ConfigError(f"source_language: {exc}") from None
+    if config["transcribe"]["source"] == "subtitles" and config["source_language"] == "auto":
+        raise ConfigError(
+            "transcribe.source: subtitles needs source_language to name the language "
+            "of the subtitles to read, not auto"
+        )
     for code in targets:
         try:
             languages.target_language(code)
@@ -63,12 +68,32 @@ def read_config(paths: list[str], base: str = "config/config.yaml") -> dict[str,
 
     Later files override earlier ones key by key, nested keys too.
     """
-    import yaml
-
     merged: dict[str, Any] = {}
     for path in [base, *paths]:
-        _merge(merged, yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {})
+        _merge(merged, read_config_file(path))
     return validate_config(merged)
+
+
+def read_config_file(path: str) -> dict[str, Any]:
+    """One config file's keys; ConfigError naming the file (and the line) when it is no
+    YAML mapping. OSError when it cannot be read."""
+    import yaml
+
+    try:
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not UTF-8 text") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        context, start = getattr(exc, "context", None), getattr(exc, "context_mark", None)
+        if context and start and (not mark or start.line != mark.line):
+            problem += f" ({context} from line {start.line + 1})"
+        raise ConfigError(f"{path}: {where}{problem}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: not a mapping of keys (videos: ..., publish: ...)")
+    return data
 
 
 def _merge(into: dict[str, Any], new: dict[str, Any]) -> None:
@@ -118,6 +143,10 @@ RUN_ONLY: dict[str, frozenset[str]] = {
     "transcribe": frozenset({"device", "compute_type", "threads"}),
     "translate": frozenset({"device", "compute_type", "threads", "batch_size", "batch_tokens"}),
 }
+#: Settings that choose which rule makes a step's output, not what the rule makes:
+#: transcribe.source picks read_subtitles or transcribe per video, and a change
+#: reruns only the videos whose rule, and so whose inputs, it changes.
+RULE_CHOICE: dict[str, frozenset[str]] = {"transcribe": frozenset({"source"})}
 
 
 def output_settings(config: dict[str, Any], step: str) -> dict[str, Any]:
@@ -127,8 +156,22 @@ def output_settings(config: dict[str, Any], step: str) -> dict[str, Any]:
     reruns the step, while a key that a newer autokr adds with a default that
     keeps today's output changes nothing, and neither do run-only settings.
     """
-    section = {k: v for k, v in config[step].items() if k not in RUN_ONLY.get(step, ())}
+    left_out = RUN_ONLY.get(step, frozenset()) | RULE_CHOICE.get(step, frozenset())
+    section = {k: v for k, v in config[step].items() if k not in left_out}
     return _differences(section, load_schema()["properties"][step])
+
+
+def audio_param(config: dict[str, Any]) -> Any:
+    """extract_audio's audio settings as its one param (it decides reruns).
+
+    While ``audio_channels`` is at its default this is ``audio_track`` alone,
+    the param extract_audio had before audio_channels came: Snakemake compares
+    the values of params, so an update of autokr reruns nothing.
+    """
+    default = load_schema()["properties"]["audio_channels"]["default"]
+    if config["audio_channels"] == default:
+        return config["audio_track"]
+    return {"audio_channels": config["audio_channels"], "audio_track": config["audio_track"]}
 
 
 def step_settings(config: dict[str, Any], step: str) -> dict[str, Any]:

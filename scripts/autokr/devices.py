@@ -10,14 +10,18 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import logging
 import os
+import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TypeVar
 
 from autokr.errors import ConfigError, OutOfMemory
 
 DEVICES = ("auto", "cuda", "cpu")
 T = TypeVar("T")
+log = logging.getLogger("autokr")
 
 
 @dataclass(frozen=True)
@@ -166,9 +170,12 @@ def cpu_threads(threads: int | None) -> int:
     return min(threads, cores) if threads and threads > 0 else cores
 
 
-#: Where GPU jobs on this machine lock their cards (``AUTOKR_GPU_LOCKS`` moves it).
+#: A folder GPU jobs lock their cards in instead of the private one: set it to
+#: one several users' jobs can all write to share cards between them on purpose.
 GPU_LOCKS_ENV = "AUTOKR_GPU_LOCKS"
 _held_cards: list[int] = []  # lock files held open for the process's life
+#: How often a job waiting for a card says it still waits, in seconds.
+WAIT_NOTE_EVERY = 300.0
 
 
 def claim_gpu(gpus: list | None = None, every: float = 0.2) -> str | None:
@@ -176,18 +183,14 @@ def claim_gpu(gpus: list | None = None, every: float = 0.2) -> str | None:
 
     Snakemake counts a ``gpu`` resource but never says which card a job should
     use, so two jobs under ``--resources gpu=2`` would both land on card 0.
-    Each job locks one card (an ``fcntl`` lock, which the system drops if the
-    job dies) and sets ``CUDA_VISIBLE_DEVICES`` to it before any CUDA call. A
-    job a scheduler gave one card (SLURM sets ``CUDA_VISIBLE_DEVICES``) keeps
-    it; jobs of a run inside an allocation of several take one each. ``gpus``
-    lists the cards to share out (config ``gpus``); None is every card visible.
-    With all cards taken (more GPU jobs than cards), the job waits for one.
+    Each job locks one card (an ``fcntl`` lock in ``gpu_lock_folder``, which
+    the system drops if the job dies) and sets ``CUDA_VISIBLE_DEVICES`` to it
+    before any CUDA call. A job a scheduler gave one card (SLURM sets
+    ``CUDA_VISIBLE_DEVICES``) keeps it; jobs of a run inside an allocation of
+    several take one each. ``gpus`` lists the cards to share out (config
+    ``gpus``); None is every card visible. With all cards taken (more GPU jobs
+    than cards), the job waits for one, and says so in its log.
     """
-    import fcntl
-    import tempfile
-    import time
-    from pathlib import Path
-
     visible = os.environ.get("CUDA_VISIBLE_DEVICES")
     if os.environ.get("SLURM_JOB_ID"):
         given = _visible_cards(visible) if visible is not None else []
@@ -200,23 +203,100 @@ def claim_gpu(gpus: list | None = None, every: float = 0.2) -> str | None:
         cards = [str(card) for card in gpus] if gpus else _visible_cards(visible)
     if not cards:
         return None
-    default = Path(tempfile.gettempdir()) / f"autokr-gpus-{os.getuid()}"
-    if os.environ.get("SLURM_JOB_ID"):  # SLURM numbers each allocation's cards from 0
-        default = default.with_name(f"{default.name}-slurm-{os.environ['SLURM_JOB_ID']}")
-    folder = Path(os.environ.get(GPU_LOCKS_ENV) or default)
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = gpu_lock_folder()
+    card = _lock_a_card(folder, cards, every)
+    os.environ["CUDA_VISIBLE_DEVICES"] = card
+    return card
+
+
+def _lock_a_card(folder: Path, cards: list[str], every: float) -> str:
+    """Lock the first free card of ``cards`` in ``folder``, waiting for one as long as it takes."""
+    import fcntl
+
+    started, noted = time.monotonic(), None
     while True:
         for card in cards:
-            fd = os.open(folder / f"gpu-{card}.lock", os.O_CREAT | os.O_RDWR, 0o666)
+            path = folder / f"gpu-{card}.lock"
+            try:
+                # Read-only is enough for flock, so a shared folder's lock file
+                # made by another user locks too; never through a link.
+                fd = os.open(path, os.O_RDONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o666)
+            except OSError as exc:
+                raise ConfigError(f"{path}: cannot open the card's lock ({exc.strerror})") from None
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 os.close(fd)
                 continue
             _held_cards.append(fd)
-            os.environ["CUDA_VISIBLE_DEVICES"] = card
+            if noted is not None:
+                log.info("got card %s after waiting %.0f s", card, time.monotonic() - started)
             return card
+        now = time.monotonic()
+        if noted is None or now - noted >= WAIT_NOTE_EVERY:
+            log.info(
+                "waiting for a free GPU: card%s %s held by other jobs (locks in %s)",
+                "s" if len(cards) > 1 else "",
+                ", ".join(cards),
+                folder,
+            )
+            noted = now
         time.sleep(every)
+
+
+def gpu_lock_folder(environ: dict | None = None) -> Path:
+    """The folder GPU jobs on this machine lock their cards in.
+
+    AUTOKR_GPU_LOCKS when set (a folder to share on purpose); else a private
+    folder of this user's, in ``$XDG_RUNTIME_DIR`` or the temporary folder,
+    one per SLURM allocation (SLURM numbers each allocation's cards from 0).
+    The private folder is made 0700 and refused (ConfigError) when it is a
+    link or another user's: anyone who could reach the lock files could hold
+    a card's lock and keep every GPU job waiting.
+    """
+    import tempfile
+
+    environ = os.environ if environ is None else environ
+    shared = environ.get(GPU_LOCKS_ENV)
+    if shared:
+        folder = Path(shared)
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(
+                f"{folder}: cannot make the GPU lock folder ({exc.strerror})"
+            ) from None
+        return folder
+    runtime = environ.get("XDG_RUNTIME_DIR")
+    base = Path(runtime) if runtime and os.path.isdir(runtime) else Path(tempfile.gettempdir())
+    folder = base / f"autokr-gpus-{os.getuid()}"
+    if environ.get("SLURM_JOB_ID"):
+        folder = folder.with_name(f"{folder.name}-slurm-{environ['SLURM_JOB_ID']}")
+    return private_folder(folder)
+
+
+def private_folder(folder: Path) -> Path:
+    """``folder``, made 0700 if missing; ConfigError when it is a link, not a folder, or
+    not this user's. One of this user's that others may enter is closed to them."""
+    import stat
+
+    try:
+        folder.mkdir(mode=0o700)
+    except FileExistsError:
+        pass
+    except OSError as exc:
+        raise ConfigError(f"{folder}: cannot make the GPU lock folder ({exc.strerror})") from None
+    info = os.lstat(folder)
+    fix = f"remove it, or set {GPU_LOCKS_ENV} to a folder of your own"
+    if not stat.S_ISDIR(info.st_mode):
+        raise ConfigError(f"{folder}: not a folder (a link?); refused for GPU locks: {fix}")
+    if info.st_uid != os.getuid():
+        raise ConfigError(
+            f"{folder}: belongs to another user (uid {info.st_uid}); refused for GPU locks: {fix}"
+        )
+    if stat.S_IMODE(info.st_mode) & 0o077:
+        os.chmod(folder, 0o700)  # an older autokr's, made with the umask: ours to close
+    return folder
 
 
 def _visible_cards(visible: str | None) -> list[str]:

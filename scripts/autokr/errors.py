@@ -26,5 +26,9 @@ class OutOfMemory(AutokrError):
     """The device ran out of memory; Snakemake retries the job with lighter settings."""
 
 
+class SubtitleError(AutokrError):
+    """A subtitle file or track meant as a video's text cannot be read: not text, no cues."""
+
+
 class RecordError(AutokrError):
     """An intermediate JSON file is missing, malformed or of another version."""

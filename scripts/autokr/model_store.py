@@ -16,7 +16,8 @@ import re
 from pathlib import Path
 
 from autokr import models
-from autokr.records import ModelManifest, write_record
+from autokr.errors import RecordError
+from autokr.records import ModelManifest, read_record, write_record
 
 log = logging.getLogger("autokr")
 
@@ -131,8 +132,33 @@ def folder_for(prepared: dict[str, str], compute_type: str, manifest: str) -> st
 
 
 def write_manifest(manifest: ModelManifest, path: str) -> None:
-    """Write a manifest atomically."""
+    """Write a manifest atomically (under a name of its own: runs may share models_dir)."""
     write_record(manifest, path)
+
+
+def forget_gone(manifests: list[str]) -> list[str]:
+    """Remove each manifest whose model folder (or a conversion's) was deleted; one line
+    for each, saying so.
+
+    A manifest stands for a model in place: one whose folder is gone would send
+    every job to a model that is not there, while its step, its output present,
+    never runs again. Without it, the model is fetched (or converted) again.
+    A manifest that cannot be read is left for the steps to report.
+    """
+    lines = []
+    for path in dict.fromkeys(manifests):
+        try:
+            manifest = read_record(ModelManifest, path)
+        except (OSError, RecordError):
+            continue
+        gone = [
+            f for f in (manifest.folder, *manifest.conversions.values()) if not Path(f).is_dir()
+        ]
+        if gone:
+            Path(path).unlink(missing_ok=True)
+            again = "converted" if manifest.kind == "ctranslate2" else "fetched"
+            lines.append(f"{path}: its model folder {gone[0]} is gone; the model is {again} again")
+    return lines
 
 
 def _files(folder: Path) -> dict[str, int]:

@@ -55,7 +55,9 @@ class TranslateOptions:
     beam_size: beams for generation.
     max_length: upper bound on generated tokens for one sentence; the bound
         for a batch is also tied to its input length, so a loop cannot run on.
-    no_repeat_ngram_size: forbid repeating any n-gram of this many tokens (0: off).
+    no_repeat_ngram_size: on the retry of an output that repeats itself, forbid
+        repeating any n-gram of this many tokens (0: off). Never on the first
+        pass: dialogue repeats itself for real (「ダメダメダメ、ダメよ」).
     """
 
     model: str = "facebook/nllb-200-distilled-600M"
@@ -72,7 +74,12 @@ class Translator(Protocol):
     """Anything that turns a list of sentences into their translations, in order."""
 
     def translate(
-        self, texts: list[str], source: str, target: str, beam_size: int | None = None
+        self,
+        texts: list[str],
+        source: str,
+        target: str,
+        beam_size: int | None = None,
+        block_repeats: bool = False,
     ) -> list[str]: ...
 
 
@@ -94,6 +101,12 @@ class NllbTokenizer:
                 "transformers' save_pretrained"
             )
         self.tokenizer = tokenizers.Tokenizer.from_file(str(path))
+        # A fine-tuned checkpoint's file often keeps the padding and truncation
+        # it was trained with: padded, a shorter sentence of a batch gets <pad>s
+        # before its </s>, which CTranslate2 reads as words and translates on.
+        # Each sentence is its own tokens only; batches are padded by the backend.
+        self.tokenizer.no_padding()
+        self.tokenizer.no_truncation()
         self.eos_id = self.tokenizer.token_to_id("</s>")
         self.pad_id = self.tokenizer.token_to_id("<pad>")
         self.unk_id = self.tokenizer.token_to_id("<unk>")
@@ -135,9 +148,18 @@ class NllbTranslator:
     options: TranslateOptions
 
     def translate(
-        self, texts: list[str], source: str, target: str, beam_size: int | None = None
+        self,
+        texts: list[str],
+        source: str,
+        target: str,
+        beam_size: int | None = None,
+        block_repeats: bool = False,
     ) -> list[str]:
-        """Translate ``texts`` from NLLB code ``source`` to ``target``, batched."""
+        """Translate ``texts`` from NLLB code ``source`` to ``target``, batched.
+
+        ``block_repeats`` forbids repeating any n-gram of ``no_repeat_ngram_size``
+        tokens: the retry of a loop, never the first pass.
+        """
         for code in (source, target):
             if self.tokenizer.token_id(code) is None:
                 raise ModelError(
@@ -157,6 +179,7 @@ class NllbTranslator:
                 target,
                 beam_size or self.options.beam_size,
                 min(self.options.max_length, 3 * longest + 10),
+                self.options.no_repeat_ngram_size if block_repeats else 0,
             )
             decoded = self.tokenizer.decode(generated)
             for i, text in zip(batch, decoded, strict=True):
@@ -167,9 +190,14 @@ class NllbTranslator:
         return out
 
     def generate(
-        self, ids: list[list[int]], target: str, beam_size: int, max_new_tokens: int
+        self,
+        ids: list[list[int]],
+        target: str,
+        beam_size: int,
+        max_new_tokens: int,
+        no_repeat_ngram_size: int,
     ) -> list[list[int]]:
-        """Token ids of each translation (the backend's model call)."""
+        """Token ids of each translation (the backend's model call); 0 n-gram size: no block."""
         raise NotImplementedError
 
 
@@ -213,7 +241,7 @@ class TransformersTranslator(NllbTranslator):
             ) from None
         self.model = model.to(self.device).eval()
 
-    def generate(self, ids, target, beam_size, max_new_tokens):
+    def generate(self, ids, target, beam_size, max_new_tokens, no_repeat_ngram_size):
         import torch
 
         pad = self.tokenizer.pad_id
@@ -226,7 +254,7 @@ class TransformersTranslator(NllbTranslator):
                 forced_bos_token_id=self.tokenizer.token_id(target),
                 num_beams=beam_size,
                 max_new_tokens=max_new_tokens,
-                no_repeat_ngram_size=self.options.no_repeat_ngram_size,
+                no_repeat_ngram_size=no_repeat_ngram_size,
             )
         return generated.tolist()
 
@@ -249,14 +277,14 @@ class CTranslate2Translator(NllbTranslator):
             intra_threads=cpu_threads,
         )
 
-    def generate(self, ids, target, beam_size, max_new_tokens):
+    def generate(self, ids, target, beam_size, max_new_tokens, no_repeat_ngram_size):
         tokens = [self.tokenizer.tokens(x) for x in ids]
         results = self.model.translate_batch(
             tokens,
             target_prefix=[[target]] * len(tokens),
             beam_size=beam_size,
             max_decoding_length=max_new_tokens + 1,  # counts the language prefix
-            no_repeat_ngram_size=self.options.no_repeat_ngram_size,
+            no_repeat_ngram_size=no_repeat_ngram_size,
         )
         return [self.tokenizer.ids(r.hypotheses[0]) for r in results]
 
@@ -461,6 +489,23 @@ _SCRIPT_LETTERS: dict[str, tuple[str, ...]] = {
 #: Characters a sentence takes in each script, against Latin letters: dense
 #: scripts say the same in fewer characters.
 _DENSITY = {"Jpan": 0.35, "Hans": 0.3, "Hant": 0.3, "Hang": 0.45}
+#: Most characters a translation may take for each character of its source
+#: (spaces left out) before it is "too long", by (source script, target
+#: script). Japanese into Korean runs about one syllable a character: a kanji
+#: word is read one syllable a kanji, kana endings and katakana loans shrink
+#: (ラーメン -> 라면), and only native words written with one kanji grow
+#: (妹 -> 여동생). 1.4 leaves them room and still shows junk after a right
+#: translation, as a checkpoint with padding in its tokenizer.json wrote it:
+#: 20 syllables after a sentence of up to 36 characters, 40 after one of 80
+#: (translate.sentences.max_chars).
+_LENGTH_RATIO: dict[tuple[str, str], float] = {("Jpan", "Hang"): 1.4}
+#: Any other pair: the bound before per-pair ratios, 3.5 times the source
+#: measured in Latin letters (_DENSITY): "Thank you." -> ありがとうございます。
+#: is a real translation, and no pair but ja->ko has been measured yet.
+_DEFAULT_LENGTH_RATIO = 3.5
+#: Room, in Latin letters (5 Hangul syllables), for a short sentence to come
+#: out as a phrase: はい -> 네, 알겠습니다.
+_LENGTH_SLACK = 12
 #: A run said this many times in a row makes an output a loop. NLLB output
 #: repeats itself only when decoding went round in circles, so three is
 #: enough; speech repeats for real ("はいはいはい"), so asr waits for four.
@@ -477,6 +522,16 @@ def _letters_in(text: str, script: str) -> float:
     return hits / len(letters)
 
 
+def longest_translation(source: str, source_code: str, target_code: str) -> float:
+    """Most characters (spaces left out) a translation of ``source`` takes before it is too long."""
+    src_script, tgt_script = source_code.split("_")[-1], target_code.split("_")[-1]
+    src_density, tgt_density = (_DENSITY.get(s, 1.0) for s in (src_script, tgt_script))
+    ratio = _LENGTH_RATIO.get((src_script, tgt_script))
+    if ratio is None:
+        ratio = _DEFAULT_LENGTH_RATIO * tgt_density / src_density
+    return ratio * len("".join(source.split())) + _LENGTH_SLACK * tgt_density
+
+
 def check_translation(source: str, output: str, source_code: str, target_code: str) -> list[str]:
     """Problems with one NLLB output: empty, length far off, looping, untranslated."""
     problems = []
@@ -487,9 +542,13 @@ def check_translation(source: str, output: str, source_code: str, target_code: s
     out_len = len("".join(output.split())) / _DENSITY.get(tgt_script, 1.0)
     if src_len >= 8 and out_len < 0.3 * src_len:
         problems.append("too short")
-    if out_len > 3.5 * src_len + 12:
+    if len("".join(output.split())) > longest_translation(source, source_code, target_code):
         problems.append("too long")
-    if repeats_itself(output, _LOOP_TIMES):
+    # Dialogue repeats itself for real (ダメダメダメ): an output that repeats
+    # where its source's words do is no loop (one that runs on is too long).
+    # Punctuation (えっと・・・・・・) is no repeated word.
+    said = "".join(ch for ch in source if ch.isalnum())
+    if repeats_itself(output, _LOOP_TIMES) and not repeats_itself(said, _LOOP_TIMES):
         problems.append("repeats itself")
     # Japanese into Chinese is left out: both are written with kanji.
     shared_script = src_script == "Jpan" and tgt_script in ("Hans", "Hant")
@@ -508,9 +567,10 @@ def translate_checked(
 ) -> tuple[list[str], list[Retry]]:
     """Translate ``texts``; retry each output that fails a check once, and say so.
 
-    The retry is beam search with more beams, then clause by clause when the
-    sentence has clauses; the output with fewer problems is kept. The result
-    always has one output per input.
+    The retry is beam search with more beams (an output that repeats itself
+    with repeated n-grams blocked, see ``TranslateOptions``), then clause by
+    clause when the sentence has clauses; the output with fewer problems is
+    kept. The result always has one output per input.
     """
     outputs = translator.translate(texts, source, target)
     retries: list[Retry] = []
@@ -519,23 +579,49 @@ def translate_checked(
         for i, (text, out) in enumerate(zip(texts, outputs, strict=True))
         if text.strip() and (problems := check_translation(text, out, source, target))
     }
-    if bad:
-        wider = translator.translate([texts[i] for i in bad], source, target, max(beam_size * 2, 4))
-        for (i, problems), again in zip(bad.items(), wider, strict=True):
-            best, method = outputs[i], "kept first"
-            best_problems = problems
-            candidates = [(again, f"beam {max(beam_size * 2, 4)}")]
-            clauses = split_clauses(texts[i])
-            if len(clauses) > 1:
-                parts = translator.translate(clauses, source, target)
-                candidates.append((" ".join(parts), "by clause"))
-            for candidate, how in candidates:
-                found = check_translation(texts[i], candidate, source, target)
-                if len(found) < len(best_problems):
-                    best, method, best_problems = candidate, how, found
-            retries.append(Retry(i, texts[i], outputs[i], tuple(problems), method, best))
-            log.info("retried sentence %d (%s): %s", i, ", ".join(problems), method)
-            outputs[i] = best
+    for i, wider in _wider_beam(translator, texts, bad, source, target, beam_size).items():
+        problems = bad[i]
+        best, method, best_problems = outputs[i], "kept first", problems
+        candidates = [wider]
+        clauses = split_clauses(texts[i])
+        if len(clauses) > 1:
+            parts = translator.translate(clauses, source, target)
+            candidates.append((" ".join(parts), "by clause"))
+        for candidate, how in candidates:
+            found = check_translation(texts[i], candidate, source, target)
+            if len(found) < len(best_problems):
+                best, method, best_problems = candidate, how, found
+        retries.append(Retry(i, texts[i], outputs[i], tuple(problems), method, best))
+        log.info("retried sentence %d (%s): %s", i, ", ".join(problems), method)
+        outputs[i] = best
     if len(outputs) != len(texts):  # a backend that loses a sentence is a bug
         raise AssertionError(f"{len(texts)} sentences in, {len(outputs)} out")
     return outputs, retries
+
+
+def _wider_beam(
+    translator: Translator,
+    texts: list[str],
+    bad: dict[int, list[str]],
+    source: str,
+    target: str,
+    beam_size: int,
+) -> dict[int, tuple[str, str]]:
+    """The retry with more beams of each failed sentence, and how it was made, in order.
+
+    Only a loop has repeated n-grams blocked: the block would change dialogue
+    that repeats itself for real, so a sentence that failed otherwise keeps
+    its repeats.
+    """
+    beams = max(beam_size * 2, 4)
+    found: dict[int, tuple[str, str]] = {}
+    for block in (False, True):
+        group = [i for i, problems in bad.items() if ("repeats itself" in problems) == block]
+        if not group:
+            continue
+        again = translator.translate(
+            [texts[i] for i in group], source, target, beams, block_repeats=block
+        )
+        how = f"beam {beams}, repeats blocked" if block else f"beam {beams}"
+        found.update((i, (out, how)) for i, out in zip(group, again, strict=True))
+    return {i: found[i] for i in bad}

@@ -7,28 +7,32 @@ manifest that tells autokr's own files from a user's.
 copied as they are, the subtitles added as tracks with language tags and
 titles, the first target language the default track.
 
-Every file written is recorded with its SHA-256 in ``results/published.json``.
-A file beside a video is replaced only when the manifest holds it unchanged
-since autokr wrote it (or it already holds what would be written); any other
-file there is the user's and is left alone, with a line in the log.
+Every file written is recorded with its size, modification time and SHA-256
+in ``results/published.json``. A file is replaced or removed only when it is
+still byte for byte what autokr wrote there (or already holds what would be
+written); any other file is the user's and is left alone, with a line in the
+log. Removals are ``autokr.unpublish``'s, in a run that holds the lock.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import logging
 import os
 import subprocess
+import sys
 import tempfile
+import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from autokr import languages
-from autokr.errors import AutokrError
-from autokr.records import VERSION, read_record, write_record, write_text_atomic
+from autokr.errors import AutokrError, RecordError
+from autokr.records import VERSION, read_record, write_record
 
 log = logging.getLogger("autokr.publish")
 
@@ -51,13 +55,16 @@ class PublishError(AutokrError):
 @dataclass(frozen=True)
 class Published:
     """One file autokr published: its video (id and file), how, from which subtitle
-    files, and its SHA-256 as written."""
+    files, and its SHA-256, size and modification time as written (size -1: not
+    recorded, by an autokr before 2026-12)."""
 
     video: str
     kind: str
     input: str
     sources: tuple[str, ...]
     sha256: str
+    size: int = -1
+    mtime_ns: int = 0
 
 
 @dataclass(frozen=True)
@@ -111,9 +118,49 @@ def file_sha256(path: str | os.PathLike) -> str:
     return digest.hexdigest()
 
 
+def published_entry(
+    video_id: str, kind: str, video: Path, sources: Sequence[Path], file: Path, sha256: str
+) -> Published:
+    """The manifest's entry for ``file``, just written: what it holds, its size and time."""
+    stat = file.stat()
+    return Published(
+        video_id,
+        kind,
+        str(video),
+        tuple(str(s) for s in sources),
+        sha256,
+        stat.st_size,
+        stat.st_mtime_ns,
+    )
+
+
+def unchanged_since_written(file: Path, entry: Published) -> bool:
+    """True when ``file`` is a plain file holding exactly what autokr wrote (``entry``).
+
+    A size other than the one recorded settles it; the same size and
+    modification time stand for the same bytes (a change that keeps both is
+    deliberate); anything else is settled by the SHA-256. OSError when the
+    file cannot be read.
+    """
+    if file.is_symlink() or not file.is_file():
+        return False
+    stat = file.stat()
+    if entry.size >= 0 and stat.st_size != entry.size:
+        return False
+    if stat.st_size == entry.size and stat.st_mtime_ns == entry.mtime_ns:
+        return True
+    return file_sha256(file) == entry.sha256
+
+
 def read_manifest(path: str | os.PathLike = MANIFEST) -> Manifest:
-    """The manifest, or an empty one before anything was published."""
-    return read_record(Manifest, path) if Path(path).exists() else Manifest()
+    """The manifest, or an empty one before anything was published.
+
+    RecordError, naming the file, when it cannot be read or is damaged.
+    """
+    try:
+        return read_record(Manifest, path) if Path(path).exists() else Manifest()
+    except OSError as exc:
+        raise RecordError(f"{path}: cannot be read ({exc.strerror})") from None
 
 
 @contextlib.contextmanager
@@ -121,15 +168,12 @@ def manifest_files(path: str | os.PathLike = MANIFEST) -> Iterator[dict[str, Pub
     """The manifest's files, to change in place; written back (atomically) on leaving,
     also after an error, so a file written before it is never forgotten.
 
-    A lock file beside it keeps publish jobs running at once from losing each
+    A lock beside it keeps publish jobs running at once from losing each
     other's changes.
     """
-    import fcntl
-
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path.with_name(f".{path.name}.lock"), "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    with manifest_lock(path.with_name(f".{path.name}.lock")):
         files = dict(read_manifest(path).files)
         before = dict(files)
         try:
@@ -139,15 +183,87 @@ def manifest_files(path: str | os.PathLike = MANIFEST) -> Iterator[dict[str, Pub
                 write_record(Manifest(dict(sorted(files.items()))), path)
 
 
+#: flock's answers on a file system that has no such locks (NFS without lockd, some
+#: SMB and FUSE mounts).
+_NO_FLOCK = {errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL}
+#: How long a lock file (the fallback) may stand before it is taken as a killed job's.
+STALE_LOCK_SECONDS = 300
+
+
+@contextlib.contextmanager
+def manifest_lock(lock: Path) -> Iterator[None]:
+    """Hold ``lock`` exclusively: flock, or where the share has none, a lock file made
+    with O_EXCL (atomic on every file system autokr writes to)."""
+    import fcntl
+
+    try:
+        handle = open(lock, "a")  # noqa: SIM115 (held across the yield below)
+    except OSError as exc:
+        raise PublishError(f"{lock}: cannot lock ({exc.strerror})") from None
+    with handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        except OSError as exc:
+            if exc.errno not in _NO_FLOCK:
+                raise PublishError(f"{lock}: cannot lock ({exc.strerror})") from None
+        else:
+            yield
+            return
+    log.info("%s: the file system has no flock; a lock file stands in", lock)
+    with _exclusive_file(lock.with_name(lock.name + ".held")):
+        yield
+
+
+@contextlib.contextmanager
+def _exclusive_file(held: Path) -> Iterator[None]:
+    """Create ``held`` (failing if it exists) for as long as the block runs; wait while
+    another job holds it, and take it over once it is older than STALE_LOCK_SECONDS."""
+    while True:
+        try:
+            os.close(os.open(held, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644))
+            break
+        except FileExistsError:
+            with contextlib.suppress(FileNotFoundError):
+                if time.time() - held.stat().st_mtime > STALE_LOCK_SECONDS:
+                    log.warning("%s: left by a job that was killed; taken over", held)
+                    held.unlink()
+            time.sleep(0.1)
+        except OSError as exc:
+            raise PublishError(f"{held}: cannot lock ({exc.strerror})") from None
+    try:
+        yield
+    finally:
+        held.unlink(missing_ok=True)
+
+
 def published_by_autokr(path: str | os.PathLike = MANIFEST) -> Callable[[Path], bool]:
-    """A check that a file is one autokr published and nobody changed since."""
-    files = read_manifest(path).files
+    """A check that a file is one autokr published and nobody changed since.
+
+    A file that cannot be read is not (it may be anyone's). A damaged manifest
+    says so in one line, and then no file is autokr's: a user's file must never
+    be taken for one.
+    """
+    try:
+        files = read_manifest(path).files
+    except RecordError as exc:
+        print(f"autokr: {exc}; {DAMAGED}", file=sys.stderr)
+        files = {}
 
     def check(file: Path) -> bool:
         entry = files.get(str(file))
-        return entry is not None and file.is_file() and file_sha256(file) == entry.sha256
+        try:
+            return entry is not None and unchanged_since_written(file, entry)
+        except OSError:
+            return False
 
     return check
+
+
+#: What a damaged manifest means, said after its cause.
+DAMAGED = (
+    "autokr cannot tell its own files from yours until it is fixed or removed "
+    "(then it takes as its own only the copies that hold what it would write)"
+)
 
 
 def subtitles_to_publish(
@@ -190,7 +306,7 @@ def publish_next_to_video(
     """Copy each subtitle beside ``video``, never over a file autokr did not write.
 
     Copies this video had before that it publishes no more (a target language
-    taken out of the config) are removed, if nobody changed them.
+    taken out of the config) are removed, if they are still what autokr wrote.
     """
     plan = {str(sidecar_path(video, s)): s for s in subtitles}
     with manifest_files(manifest) as files:
@@ -200,8 +316,14 @@ def publish_next_to_video(
             for path, entry in files.items()
             if entry.video == video_id and entry.kind == "next_to_video" and path not in plan
         ]
+        planned = {os.path.realpath(dest) for dest in plan}
         for path in stale:
-            outcomes.append(remove_own(path, files.pop(path), "no longer published"))
+            if os.path.realpath(path) in planned:
+                # The same file under an older spelling of its folder (a link, an
+                # absolute path): recorded above under its real name, never removed.
+                del files[path]
+                continue
+            outcomes.append(take_back(path, files, "its language is no longer published"))
     return outcomes
 
 
@@ -211,23 +333,27 @@ def _place(
     """Copy one subtitle to ``dest`` unless a file autokr did not write is there."""
     data = subtitle.path.read_bytes()
     digest = hashlib.sha256(data).hexdigest()
-    entry = Published(video_id, "next_to_video", str(video), (str(subtitle.path),), digest)
     action = "written"
     if dest.is_symlink() or (dest.exists() and not dest.is_file()):
         return _left_alone(dest, subtitle, files, "not a plain file")
     if dest.exists():
-        current = file_sha256(dest)
-        if current == digest:  # what autokr would write, whoever wrote it
-            files[str(dest)] = entry
-            return Outcome(str(dest), "unchanged")
-        known = files.get(str(dest))
-        if known is None or known.sha256 != current:
+        try:
+            # What autokr would write, whoever wrote it, is autokr's from now on.
+            same = file_sha256(dest) == digest
+            known = files.get(str(dest))
+            ours = same or (known is not None and unchanged_since_written(dest, known))
+        except OSError as exc:
+            return _left_alone(dest, subtitle, files, f"cannot be read: {exc.strerror}")
+        if not ours:
             return _left_alone(dest, subtitle, files, "not written by autokr")
-        action = "updated"
-    if not _write_beside(dest, data, replace=action == "updated"):
+        action = "unchanged" if same else "updated"
+    if action != "unchanged" and not _write_beside(dest, data, replace=action == "updated"):
         return _left_alone(dest, subtitle, files, "appeared while autokr wrote it")
-    files[str(dest)] = entry
-    log.info("%s: %s from %s", dest, action, subtitle.path)
+    files[str(dest)] = published_entry(
+        video_id, "next_to_video", video, [subtitle.path], dest, digest
+    )
+    if action != "unchanged":
+        log.info("%s: %s from %s", dest, action, subtitle.path)
     return Outcome(str(dest), action)
 
 
@@ -278,17 +404,38 @@ def _umask() -> int:
 
 
 def remove_own(path: str, entry: Published, why: str) -> Outcome:
-    """Remove a file autokr published, unless someone changed it since (then it is theirs)."""
+    """Remove a file autokr published if it is still byte for byte what autokr wrote.
+
+    Outcomes: ``removed``; ``gone`` (nothing there); ``kept`` (changed since:
+    it is the user's now); ``not removed`` (it cannot be read or removed: a
+    read-only folder, say; still autokr's, for a later run).
+    """
     file = Path(path)
-    if not file.is_file() or file.is_symlink():
+    if not file.exists() and not file.is_symlink():
         return Outcome(path, "gone", why)
-    # A muxed copy is under results/, which is autokr's alone: no need to read it all.
-    if entry.kind != "mux" and file_sha256(file) != entry.sha256:
-        log.warning("%s: kept (changed since autokr wrote it; %s)", path, why)
-        return Outcome(path, "kept", f"changed since autokr wrote it; {why}")
-    file.unlink()
+    try:
+        ours = unchanged_since_written(file, entry)
+        if ours:
+            file.unlink()
+    except OSError as exc:
+        reason = f"cannot remove it: {exc.strerror}; {why}"
+        log.warning("%s: not removed (%s)", path, reason)
+        return Outcome(path, "not removed", reason)
+    if not ours:
+        reason = f"changed since autokr wrote it, so it is yours; {why}"
+        log.warning("%s: kept (%s)", path, reason)
+        return Outcome(path, "kept", reason)
     log.info("%s: removed (%s)", path, why)
     return Outcome(path, "removed", why)
+
+
+def take_back(path: str, files: dict[str, Published], why: str) -> Outcome:
+    """``remove_own`` for a file of the manifest ``files``, which forgets it unless it
+    could not be removed (it is still autokr's then, and a later run tries again)."""
+    outcome = remove_own(path, files[path], why)
+    if outcome.action != "not removed":
+        del files[path]
+    return outcome
 
 
 def mux(
@@ -299,37 +446,104 @@ def mux(
     manifest: str | os.PathLike = MANIFEST,
 ) -> Outcome:
     """Write ``out``: the streams of ``video`` copied into Matroska, with ``subtitles`` as
-    tracks (language tag, title), the first translation the default subtitle track."""
+    tracks (language tag, title), the first translation the default subtitle track.
+
+    Never over a file that is not autokr's own unchanged muxed copy: one changed
+    since (a title fixed with mkvpropedit) is left alone.
+    """
     from autokr.media import ffmpeg_executable
 
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp")
-    command = [ffmpeg_executable(), *mux_arguments(video, subtitles, _input_streams(video), tmp)]
-    done = subprocess.run(command, capture_output=True, text=True, errors="replace")
-    if done.returncode != 0:
-        tmp.unlink(missing_ok=True)
-        lines = done.stderr.strip().splitlines() or ["no message"]
-        raise PublishError(f"{video}: ffmpeg could not mux the subtitles ({lines[-1].strip()})")
-    os.replace(tmp, out)
-    entry = Published(
-        video_id, "mux", str(video), tuple(str(s.path) for s in subtitles), file_sha256(out)
-    )
     with manifest_files(manifest) as files:
-        files[str(out)] = entry
+        problem = _not_ours(out, files, video)
+    if problem:
+        return _mux_left_alone(out, problem)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        streams, start = _input_streams(video)
+        command = [ffmpeg_executable(), *mux_arguments(video, subtitles, streams, tmp, start)]
+        done = subprocess.run(command, capture_output=True, text=True, errors="replace")
+        if done.returncode != 0:
+            lines = done.stderr.strip().splitlines() or ["no message"]
+            raise PublishError(f"{video}: ffmpeg could not mux the subtitles ({lines[-1].strip()})")
+        digest = file_sha256(tmp)
+        with manifest_files(manifest) as files:
+            problem = _not_ours(out, files, video)  # again: the user had all that time
+            if problem:
+                return _mux_left_alone(out, problem)
+            os.chmod(tmp, 0o666 & ~_umask())
+            os.replace(tmp, out)
+            sources = [s.path for s in subtitles]
+            files[str(out)] = published_entry(video_id, "mux", video, sources, out, digest)
+    finally:
+        tmp.unlink(missing_ok=True)
     for s in subtitles:
         log.info("%s: track %s (%s)", out, languages.matroska_tag(s.code), s.title)
     return Outcome(str(out), "written")
 
 
-def _input_streams(video: Path) -> list[tuple[int, str, str, bool]]:
-    """Each stream of ``video``: index, type, codec, and whether it is a cover picture."""
+def _not_ours(out: Path, files: dict[str, Published], video: Path) -> str:
+    """Why ``out`` may not be written over ("" when it may): it is there and is not
+    autokr's own copy, unchanged, of ``video``. One changed since is forgotten: it
+    is the user's. One of a video that is gone may be the only copy of it left."""
+    if not out.exists() and not out.is_symlink():
+        return ""
+    entry = files.get(str(out))
+    try:
+        if entry is not None and not _same_video(entry.input, video):
+            if not Path(entry.input).exists():
+                return f"the only copy of {entry.input}, which is gone"
+            return f"a copy of {entry.input}"
+        if entry is not None and unchanged_since_written(out, entry):
+            return ""
+    except OSError as exc:
+        return f"cannot be read: {exc.strerror}"
+    files.pop(str(out), None)
+    return "not written by autokr" if entry is None else "changed since autokr wrote it"
+
+
+def _same_video(recorded: str, video: Path) -> bool:
+    """Whether the video a copy was made from is ``video``, however either is spelled."""
+    return os.path.realpath(recorded) == os.path.realpath(video)
+
+
+def _mux_left_alone(out: Path, why: str) -> Outcome:
+    """Leave a file where the muxed copy goes: the user's, as one beside a video is."""
+    log.warning("%s: left alone (%s); not muxed again: move it away for autokr's", out, why)
+    return Outcome(str(out), "left alone", f"{why}; move it away for autokr's")
+
+
+def check_mux_target(out: Path, video: Path, results: Path = Path("results")) -> None:
+    """Refuse a muxed copy's path that is the video itself or outside ``results``.
+
+    The mux replaces its output, and only autokr's own folder may hold a file
+    that autokr replaces without asking.
+    """
+    with contextlib.suppress(OSError):
+        if out.exists() and out.samefile(video):
+            raise PublishError(
+                f"{out}: is the input video itself; a muxed copy goes under {results}/"
+            )
+    where = out.resolve()
+    if not where.is_relative_to(results.resolve()) or where == results.resolve():
+        raise PublishError(
+            f"{out}: outside {results}/; autokr writes muxed copies only under {results}/ "
+            "(copy it elsewhere yourself)"
+        )
+
+
+def _input_streams(video: Path) -> tuple[list[tuple[int, str, str, bool]], float]:
+    """Each stream of ``video`` (index, type, codec, whether a cover picture), and where
+    the video's clock starts, in seconds (what the subtitles' 0 stands for)."""
     import av
 
     from autokr.errors import MediaError
 
     try:
         with av.open(str(video), metadata_errors="ignore") as container:
-            return [
+            streams = [
                 (
                     s.index,
                     s.type,
@@ -338,12 +552,18 @@ def _input_streams(video: Path) -> list[tuple[int, str, str, bool]]:
                 )
                 for s in container.streams
             ]
+            start = container.start_time / 1_000_000 if container.start_time else 0.0
     except (av.FFmpegError, OSError) as exc:
         raise MediaError(f"{video}: not a readable video or audio file ({exc})") from None
+    return streams, start
 
 
 def mux_arguments(
-    video: Path, subtitles: list[Subtitle], streams: list[tuple[int, str, str, bool]], out: Path
+    video: Path,
+    subtitles: list[Subtitle],
+    streams: list[tuple[int, str, str, bool]],
+    out: Path,
+    start: float = 0.0,
 ) -> list[str]:
     """ffmpeg's arguments for ``mux``: a list, never a shell string.
 
@@ -351,9 +571,17 @@ def mux_arguments(
     (text subtitles Matroska cannot hold become SubRip; others, data streams
     and cover pictures are left out), its subtitle tracks lose their default
     flag, and each subtitle file becomes a track.
+
+    Everything stays on the video's own clock: its streams keep their
+    timestamps (``-copyts``; ffmpeg would otherwise move them by the file's
+    start, or not, by ffmpeg version and by how far a stream starts before
+    zero), and a subtitle's time 0 is where the video's clock starts
+    (``start``), as it is in the SRT, whose times count from the first frame
+    as the extracted audio's do.
     """
-    args = ["-nostdin", "-hide_banner", "-v", "error", "-y", "-i", f"file:{video}"]
+    args = ["-nostdin", "-hide_banner", "-v", "error", "-y", "-copyts", "-i", f"file:{video}"]
     for s in subtitles:
+        args += ["-itsoffset", f"{start:.6f}"] if start else []
         args += ["-i", f"file:{s.path}"]
     maps, codecs, kept = [], ["-c", "copy"], 0
     for index, kind, codec, cover in streams:
@@ -377,100 +605,3 @@ def mux_arguments(
         codecs += [f"-metadata:s:s:{track}", f"title={s.title}"]
         codecs += [f"-disposition:s:{track}", "default" if s is default else "0"]
     return [*args, *maps, *codecs, "-f", "matroska", f"file:{out}"]
-
-
-def prune(
-    kinds: list[str],
-    results: Path = Path("results"),
-    manifest: str | os.PathLike = MANIFEST,
-    sources: bool = True,
-) -> list[Outcome]:
-    """Remove the published files autokr no longer keeps.
-
-    A file goes when its video is gone, when config ``publish`` no longer
-    lists its kind, or (with ``sources``, at the end of a run) when its
-    subtitles are gone: a video that failed after its file was replaced loses
-    the subtitles of the old file, and so its published copies. A copy
-    someone changed since is kept and forgotten. The video's publish record
-    goes too, so a later run publishes it again.
-    """
-    if not Path(manifest).exists():
-        return []
-    outcomes = []
-    with manifest_files(manifest) as files:
-        for path, entry in list(files.items()):
-            why = _why_remove(entry, kinds, sources)
-            if why:
-                outcomes.append(remove_own(path, files.pop(path), why))
-                (results / "videos" / entry.video / "publish.json").unlink(missing_ok=True)
-    return outcomes
-
-
-def _why_remove(entry: Published, kinds: list[str], sources: bool) -> str | None:
-    if not Path(entry.input).exists():
-        return f"its video {entry.input} is gone"
-    if entry.kind not in kinds:
-        return f"publish no longer lists {entry.kind}"
-    if sources and not all(Path(source).exists() for source in entry.sources):
-        return "its subtitles were removed (the video failed after its file was replaced)"
-    return None
-
-
-def report_publishing(
-    results: Path,
-    summary: str,
-    videos: dict[str, Path],
-    kinds: list[str],
-    run_started: float,
-    earlier: Sequence[Outcome] = (),
-) -> str:
-    """Tidy the published files (``prune``) and add what needs a look to the summary.
-
-    ``earlier`` are the files the start of the run removed. Returns the
-    summary's text, with a Published section when autokr published anything;
-    ``results/summary.md`` is written again with it.
-    """
-    manifest = results / MANIFEST.name
-    if not kinds and not manifest.exists():
-        return summary
-    removed = [*earlier, *prune(kinds, results, manifest)]
-    rows = [[o.path, f"{o.action}: {o.reason}"] for o in removed if o.action != "gone"]
-    for video in videos:
-        rows += _attention(results, video, run_started)
-    files = read_manifest(manifest).files.values()
-    beside = sum(1 for e in files if e.kind == "next_to_video")
-    muxed = sum(1 for e in files if e.kind == "mux")
-    lines = [
-        "## Published",
-        "",
-        f"{beside} subtitle files beside their videos, {muxed} muxed videos in "
-        f"results/muxed/ (autokr's own files are listed in {manifest}).",
-        "",
-    ]
-    if rows:
-        lines += ["| file | what happened |", "| --- | --- |"]
-        lines += [f"| {path} | {what} |" for path, what in rows] + [""]
-    text = summary.rstrip("\n") + "\n\n" + "\n".join(lines)
-    write_text_atomic(results / "summary.md", text)
-    return text
-
-
-def _attention(results: Path, video: str, run_started: float) -> list[list[str]]:
-    """A video's published files that need a look: those left alone, and a publish
-    job that failed in this run."""
-    rows = []
-    record = results / "videos" / video / "publish.json"
-    if record.exists():
-        for o in read_record(PublishRecord, record).files:
-            if o.action in ("left alone", "kept"):
-                rows.append([o.path, f"{o.action}: {o.reason}"])
-    job_log = results / "logs" / "publish" / f"{video}.log"
-    if job_log.exists() and job_log.stat().st_mtime >= run_started:
-        errors = [
-            line
-            for line in job_log.read_text(encoding="utf-8", errors="replace").splitlines()
-            if line.startswith("autokr: ")
-        ]
-        if errors:
-            rows.append([video, f"failed: {errors[-1].removeprefix('autokr: ')} ({job_log})"])
-    return rows

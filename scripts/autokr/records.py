@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import secrets
 import types
 import typing
 from dataclasses import asdict, dataclass, field
@@ -60,6 +61,12 @@ class Media:
     audio_track: int = 0
     audio_language: str = ""
     audio_offset: float = 0.0
+    #: How the mono audio was made ("center of 5.1(side)", "downmix of stereo"),
+    #: and why it is not what was asked for, where it is not.
+    audio_channels: str = ""
+    audio_channels_note: str = ""
+    #: Stretches of the track with no audio packets, filled with silence.
+    audio_holes: tuple[Span, ...] = ()
     version: int = VERSION
 
 
@@ -111,9 +118,31 @@ class Decision:
         return cls(seg.start, seg.end, seg.text, action, reason)
 
 
+#: The flag of a segment made from a subtitle cue: its words were cut from the
+#: text and timed by character over the cue, not heard.
+WORDS_FROM_TEXT = "words_from_text"
+
+
+@dataclass(frozen=True)
+class TextSource:
+    """Where a transcript's text came from, and the subtitles passed over (one line each).
+
+    ``kind`` is ``speech`` (Whisper heard it), ``file`` (a subtitle file
+    beside the video, ``path``) or ``track`` (subtitle track ``track`` inside
+    the video ``path``; 0 is the first subtitle track).
+    """
+
+    kind: str = "speech"
+    path: str = ""
+    track: int | None = None
+    format: str = ""
+    encoding: str = ""
+    skipped: tuple[str, ...] = ()
+
+
 @dataclass(frozen=True)
 class Transcript:
-    """What ``transcribe`` writes: ``results/videos/{video}/transcript.json``."""
+    """What ``transcribe`` or ``read_subtitles`` writes: ``videos/{video}/transcript.json``."""
 
     language: str
     language_probability: float
@@ -132,6 +161,7 @@ class Transcript:
     uncovered_after: float = 0.0
     #: Where speech may still be missing from the transcript.
     uncovered: tuple[Span, ...] = ()
+    source: TextSource = TextSource()
     version: int = VERSION
 
 
@@ -207,6 +237,15 @@ class QA:
     #: Each step's model, and why where ``model: auto`` chose it.
     models: dict[str, str] = field(default_factory=dict)
     model_choice: dict[str, str] = field(default_factory=dict)
+    #: Where the transcript's text came from (TextSource.describe), and the
+    #: subtitles passed over and why.
+    text_source: str = "speech"
+    text_skipped: tuple[str, ...] = ()
+    #: What extract_audio heard (see Media): the channels, why not those asked
+    #: for, and the holes in the track it filled with silence.
+    audio_channels: str = ""
+    audio_channels_note: str = ""
+    audio_holes: tuple[Span, ...] = ()
     version: int = VERSION
 
 
@@ -227,7 +266,25 @@ class ModelManifest:
     version: int = VERSION
 
 
-Record = Media | Transcript | Translation | QA | ModelManifest
+@dataclass(frozen=True)
+class InputFile:
+    """The input a video's current subtitles were made from: ``videos/{video}/input.json``.
+
+    Written by the end of the run that made them (autokr.summary). A later run
+    in which the video fails tells a replaced input (other bytes) from one only
+    touched (a new modification time) by it: a replacement is a change of
+    content, not of time.
+    """
+
+    path: str
+    size: int
+    mtime_ns: int
+    #: SHA-256 of the file's first and last MiB (of all of it, when it is smaller).
+    ends_sha256: str
+    version: int = VERSION
+
+
+Record = Media | Transcript | Translation | QA | ModelManifest | InputFile
 R = TypeVar("R")
 
 
@@ -344,12 +401,23 @@ def write_record(record: Record, path: str | os.PathLike) -> None:
 
 
 def write_text_atomic(path: str | os.PathLike, text: str) -> None:
-    """Write text to ``path`` through ``path.tmp`` and a rename, so readers see all or nothing."""
+    """Write text to ``path`` through a temporary file beside it and a rename, so readers
+    see all or nothing.
+
+    The temporary name is this writer's own (``NAME.<pid>.<random>.tmp``): two
+    processes writing one file at once (two runs sharing a models folder) each
+    rename a whole file of their own, the last one winning, and never write
+    into each other's. A write that fails removes its temporary file.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8", newline="\n") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    try:
+        with open(tmp, "x", encoding="utf-8", newline="\n") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise

@@ -2,20 +2,32 @@
 
 A run killed outright (power cut, ``kill -9``) leaves Snakemake's lock behind,
 and the next run refuses to start. ``make run`` removes such a lock, but only
-one it can prove dead: the workflow records the host and process of every run
-as it starts (``record_owner``, from the Snakefile's ``onstart``), and a lock
-is stale only when its run was on this host and that process is gone. On a
-folder shared between machines a lock from another host is never removed.
+one it can prove dead: every run records its host and process as it starts
+(``record_owner``, from the Snakefile's ``onstart``) and holds a lock on
+``.snakemake/autokr-owner.lock`` for as long as it lives, which the system
+drops when the process ends, however it ends. A lock is stale only when its
+run was on this host and nobody holds that file lock any more: the process
+table (``/proc``) is never asked, since a live run may be invisible there
+(``hidepid``, another PID namespace). On a folder shared between machines a
+lock from another host is never removed.
 """
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import json
 import os
 import socket
+import time
 from pathlib import Path
 
+from autokr.records import write_text_atomic
+
 OWNER = Path(".snakemake") / "autokr-owner.json"
+#: The file lock a live run holds (``record_owner``); free once the run is gone.
+OWNER_LOCK = Path(".snakemake") / "autokr-owner.lock"
+_held: dict[str, int] = {}  # lock files this process holds, by real path, for its life
 
 
 def lock_files(workdir: Path) -> list[Path]:
@@ -23,14 +35,37 @@ def lock_files(workdir: Path) -> list[Path]:
     return sorted((workdir / ".snakemake" / "locks").glob("*.lock"))
 
 
-def record_owner(workdir: Path, pid: int | None = None) -> None:
-    """Record that the Snakemake process ``pid`` on this host holds ``workdir``'s lock."""
+def record_owner(workdir: Path, wait: float = 10.0) -> bool:
+    """Record that this process on this host holds ``workdir``'s lock, and hold OWNER_LOCK
+    for the rest of this process's life as the proof that the run is alive.
+
+    A check (``why_kept``) holds OWNER_LOCK only for a moment: the lock is
+    tried again for up to ``wait`` seconds. False, with nothing recorded, when
+    another run holds it all that time: Snakemake's own lock covers only the
+    files a run writes, and two autokr runs at once in one folder would each
+    judge the other's unfinished videos at their end.
+    """
     path = workdir / OWNER
     path.parent.mkdir(parents=True, exist_ok=True)
-    owner = {"host": socket.gethostname(), "pid": pid or os.getpid()}
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(owner) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    lock = os.path.realpath(workdir / OWNER_LOCK)
+    if lock not in _held:
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    os.close(fd)
+                    return False
+                time.sleep(0.05)
+            except OSError:  # a file system without locks: checks cannot tell, and keep it
+                break
+        _held[lock] = fd
+    owner = {"host": socket.gethostname(), "pid": os.getpid()}
+    write_text_atomic(path, json.dumps(owner) + "\n")
+    return True
 
 
 def why_kept(workdir: Path) -> str | None:
@@ -51,8 +86,28 @@ def why_kept(workdir: Path) -> str | None:
         return "no record of the run that holds it"
     if host != socket.gethostname():
         return f"held by a run on host {host} (process {pid})"
-    if _is_snakemake(pid):
+    return _alive(workdir / OWNER_LOCK, pid)
+
+
+def _alive(lock: Path, pid: int) -> str | None:
+    """Why the run that holds ``lock`` (process ``pid``) counts as alive, or None when
+    nobody holds it."""
+    try:
+        fd = os.open(lock, os.O_RDONLY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return f"no proof that its run (process {pid}) has ended (an older autokr's run?)"
+    except OSError as exc:
+        return f"cannot tell whether its run (process {pid}) has ended ({exc.strerror})"
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
         return f"held by a live run (process {pid})"
+    except OSError as exc:
+        if exc.errno in (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS):
+            return f"cannot tell whether its run (process {pid}) has ended (no file locks here)"
+        raise
+    finally:
+        os.close(fd)  # also lets go of the lock, if taken
     return None
 
 
@@ -67,12 +122,3 @@ def clear_stale_lock(workdir: Path) -> tuple[bool, str]:
     for lock in locks:
         lock.unlink(missing_ok=True)
     return True, ""
-
-
-def _is_snakemake(pid: int) -> bool:
-    """True when process ``pid`` on this host is alive and runs Snakemake."""
-    try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:  # gone (or not ours to read: then not a run of ours either)
-        return False
-    return b"snakemake" in cmdline

@@ -9,6 +9,7 @@ finished, what was already finished, what was skipped and what failed.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import re
 import time
 from collections import Counter
@@ -18,7 +19,7 @@ from pathlib import Path
 
 from autokr.discovery import Skipped
 from autokr.errors import RecordError
-from autokr.records import QA, read_qa, write_text_atomic
+from autokr.records import QA, InputFile, read_qa, read_record, write_record, write_text_atomic
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,8 @@ class Failure:
     """Why a video has no current subtitles: the step, the cause, and its log.
 
     ``earlier`` says what became of subtitles an earlier run had made for it.
+    ``interrupted``: the step was stopped by Ctrl-C, which is no failure of
+    the video; the next run does it.
     """
 
     video: str
@@ -33,6 +36,7 @@ class Failure:
     cause: str
     log: str
     earlier: str = ""
+    interrupted: bool = False
 
 
 @dataclass(frozen=True)
@@ -45,11 +49,11 @@ class Step:
     wildcards: tuple[str, ...]
 
 
-def steps_of(video: str, targets: list[str]) -> list[Step]:
-    """A video's jobs, in the order they run."""
+def steps_of(video: str, targets: list[str], results: Path | None = None) -> list[Step]:
+    """A video's jobs, in the order they run (the transcript's as ``transcript_step``)."""
     return [
         Step("extract_audio", f"logs/extract_audio/{video}.log", "extract_audio", (video,)),
-        Step("transcribe", f"logs/transcribe/{video}.log", "transcribe", (video,)),
+        transcript_step(video, results),
         *[
             Step(f"translate {t}", f"logs/translate/{video}.{t}.log", "translate", (video, t))
             for t in targets
@@ -58,9 +62,22 @@ def steps_of(video: str, targets: list[str]) -> list[Step]:
     ]
 
 
+def transcript_step(video: str, results: Path | None = None) -> Step:
+    """The job that makes a video's transcript: read_subtitles (its own subtitles) where
+    that ran last under ``results``, else transcribe."""
+    speech = Step("transcribe", f"logs/transcribe/{video}.log", "transcribe", (video,))
+    text = Step("read_subtitles", f"logs/read_subtitles/{video}.log", "read_subtitles", (video,))
+    if results is None or not (results / text.log).exists():
+        return speech
+    if not (results / speech.log).exists():
+        return text
+    newer = (results / text.log).stat().st_mtime >= (results / speech.log).stat().st_mtime
+    return text if newer else speech
+
+
 def find_failure(results: Path, video: str, targets: list[str], since: float = 0.0) -> Failure:
     """The first step of ``video`` whose log ends in an autokr error, or that never finished."""
-    for step in steps_of(video, targets):
+    for step in steps_of(video, targets, results):
         path = results / step.log
         if not path.exists():
             cause = scheduler_cause(results.parent, step, since)
@@ -81,7 +98,7 @@ def failed_this_run(
     Snakemake deletes a failing job's own output, but not what later steps made
     from it before: a video can fail while its old QA report and subtitles stay.
     """
-    for step in steps_of(video, targets):
+    for step in steps_of(video, targets, results):
         path = results / step.log
         if path.exists() and path.stat().st_mtime >= run_started:
             failure = _failed_step(results, path, video, step)
@@ -95,7 +112,11 @@ def _failed_step(results: Path, log: Path, video: str, step: Step) -> Failure | 
     errors = [ln for ln in lines if ln.startswith("autokr: ")]
     if errors:
         return Failure(video, step.name, errors[-1].removeprefix("autokr: "), str(log))
-    if not any(ln.endswith(" done") for ln in lines):
+    finished = any(ln.endswith(" done") for ln in lines)
+    # run_step's line on Ctrl-C: the step was stopped, it did not fail.
+    if not finished and any(ln.endswith(" interrupted") for ln in lines):
+        return Failure(video, step.name, INTERRUPTED, str(log), interrupted=True)
+    if not finished:
         # Killed from outside: a scheduler's kill writes no line of the step's own.
         # The cluster's log of this try was written after the step's own log.
         cause = scheduler_cause(results.parent, step, log.stat().st_mtime - 1)
@@ -170,6 +191,15 @@ def _sacct_state(job: str) -> str:
     return out.strip().splitlines()[0].strip() if out.strip() else ""
 
 
+#: The cause of a step stopped by Ctrl-C.
+INTERRUPTED = "interrupted (Ctrl-C) before it finished; the next run does it"
+#: What ``remove_outdated`` says.
+KEPT = "subtitles from an earlier run kept (same input)"
+REMOVED = "subtitles of the earlier input removed"
+#: Bytes read from each end of an input to tell its content (``input_fingerprint``).
+_END = 1 << 20
+
+
 def remove_outdated(
     results: Path, video: str, source: Path, targets: list[str], subtitles: list[Path]
 ) -> str:
@@ -178,22 +208,74 @@ def remove_outdated(
 
     Subtitles of a file since replaced would look current beside the new one
     (and a player would show them with it), so they go; the next run that
-    succeeds makes them again. When the input is unchanged they still fit it
-    and are kept.
+    succeeds makes them again. When the input holds what it held when they were
+    made (it may have been touched: a new time is no new content), they still
+    fit it and are kept.
     """
     folder = results / "videos" / video
     qa = folder / "qa.json"
     if not qa.exists():
         return ""
-    try:
-        replaced = source.stat().st_mtime > qa.stat().st_mtime
-    except OSError:  # the input is gone
-        replaced = True
-    if not replaced:
-        return "subtitles from an earlier run kept (same input)"
+    if not input_replaced(folder / "input.json", source, qa):
+        return KEPT
     for path in [qa, *(folder / f"translation.{t}.json" for t in targets), *subtitles]:
         path.unlink(missing_ok=True)
-    return "subtitles of the earlier input removed"
+    (folder / "input.json").unlink(missing_ok=True)
+    return REMOVED
+
+
+def input_replaced(record: Path, source: Path, qa: Path) -> bool:
+    """Whether ``source`` holds other content than the input recorded in ``record``.
+
+    Where an earlier autokr recorded none, an input newer than the QA report
+    ``qa`` counts as replaced, as it did then.
+    """
+    try:
+        if record.exists():
+            try:
+                return not same_input(source, read_record(InputFile, record))
+            except RecordError:
+                pass  # damaged: as if none were recorded
+        return source.stat().st_mtime > qa.stat().st_mtime
+    except OSError:  # the input is gone
+        return True
+
+
+def input_fingerprint(source: Path) -> InputFile:
+    """What tells an input's content cheaply: its size and the SHA-256 of its first and
+    last MiB (a different video never shares both), with its time to skip even that."""
+    stat = source.stat()
+    digest = hashlib.sha256()
+    with open(source, "rb") as f:
+        digest.update(f.read(_END))
+        if stat.st_size > 2 * _END:
+            f.seek(-_END, 2)
+        digest.update(f.read(_END))
+    return InputFile(str(source), stat.st_size, stat.st_mtime_ns, digest.hexdigest())
+
+
+def same_input(source: Path, recorded: InputFile) -> bool:
+    """True when ``source`` holds the content ``recorded`` (OSError when unreadable)."""
+    stat = source.stat()
+    if stat.st_size != recorded.size:
+        return False
+    if stat.st_mtime_ns == recorded.mtime_ns:
+        return True
+    return input_fingerprint(source).ends_sha256 == recorded.ends_sha256
+
+
+def record_input(results: Path, video: str, source: Path, run_started: float) -> None:
+    """Record the input of a video whose subtitles are current: when this run made them,
+    or when none is recorded and the input is older than them (an earlier autokr's)."""
+    folder = results / "videos" / video
+    record, qa = folder / "input.json", folder / "qa.json"
+    try:
+        made = qa.stat().st_mtime
+        if made < run_started and (record.exists() or source.stat().st_mtime > made):
+            return
+        write_record(input_fingerprint(source), record)
+    except OSError:  # no QA report, or the input went meanwhile: nothing to record
+        return
 
 
 def _finished(results: Path, video: str, targets: list[str]) -> tuple[QA, float] | None:
@@ -236,7 +318,9 @@ def summarise(
     subtitles an earlier run made.
     """
     done, failed = sort_out(results, videos, targets, run_started, earlier or {})
-    head = ["# autokr summary", "", _headline(done, failed, skipped, run_started), ""]
+    stopped = [f for f in failed if f.interrupted]
+    failed = [f for f in failed if not f.interrupted]
+    head = ["# autokr summary", "", _headline(done, failed, skipped, run_started, stopped), ""]
     qas = [qa for qa, _ in done]
     models = model_failures(results, run_started)
     sections = [
@@ -251,6 +335,7 @@ def summarise(
             ["file", "step", "cause", "log", "earlier subtitles"],
             [[videos[f.video], f.step, f.cause, f.log, f.earlier or "none"] for f in failed],
         ),
+        _interrupted(stopped, videos),
         _table("Skipped", ["file", "why"], [[s.path, s.reason] for s in skipped]),
         _subtitled(done),
         _table(
@@ -259,6 +344,30 @@ def summarise(
             [[qa.video, f"{s.start:.2f} s", f"{s.end:.2f} s"] for qa in qas for s in qa.uncovered],
             "Speech the VAD heard where the transcript has no word, even after decoding "
             "it again: listen there for a missing line.",
+        ),
+        _table(
+            "Text from subtitles",
+            ["video", "text from", "passed over"],
+            [
+                [qa.video, qa.text_source, "; ".join(qa.text_skipped) or "-"]
+                for qa in qas
+                if qa.text_source != "speech" or qa.text_skipped
+            ],
+            "Videos whose transcript is their own subtitles (transcribe.source), and "
+            "subtitles passed over and why; every other video's text is its speech.",
+        ),
+        _table(
+            "Audio",
+            ["video", "heard", "holes filled with silence"],
+            [
+                [qa.video, _heard(qa) or "-", _holes(qa)]
+                for qa in qas
+                if _heard(qa) or qa.audio_holes
+            ],
+            "Videos whose speech was not simply all of a mono or stereo track (a surround "
+            "track's centre, one side of a bilingual one), or whose track has stretches with "
+            "no audio (a drop-out in a recording): each hole is filled with silence where "
+            "it is, so the speech after it keeps its time.",
         ),
         _table(
             "Rule breaks left",
@@ -274,16 +383,45 @@ def summarise(
     return "\n".join(head + [line for section in sections for line in section])
 
 
-def _headline(done, failed: list[Failure], skipped: list[Skipped], run_started: float) -> str:
-    """When, and how many inputs were done, unchanged, skipped and failed."""
+def _interrupted(stopped: list[Failure], videos: dict[str, Path]) -> list[str]:
+    """The videos whose step Ctrl-C stopped: no failure, and what they kept."""
+    return _table(
+        "Interrupted",
+        ["file", "step", "log", "earlier subtitles"],
+        [[videos[f.video], f.step, f.log, f.earlier or "none"] for f in stopped],
+        "Stopped by Ctrl-C before they finished: no failure; the next run does them.",
+    )
+
+
+def _heard(qa: QA) -> str:
+    """The channels heard, unless all of a mono or stereo track, and any note."""
+    plain = qa.audio_channels in ("", "mono", "downmix of stereo")
+    if plain and not qa.audio_channels_note:
+        return ""
+    return qa.audio_channels + (f" ({qa.audio_channels_note})" if qa.audio_channels_note else "")
+
+
+def _holes(qa: QA) -> str:
+    return ", ".join(f"{h.end - h.start:.1f} s at {h.start:.2f} s" for h in qa.audio_holes) or "-"
+
+
+def _headline(
+    done,
+    failed: list[Failure],
+    skipped: list[Skipped],
+    run_started: float,
+    stopped: list[Failure] = (),  # type: ignore[assignment]
+) -> str:
+    """When, and how many inputs were done, unchanged, skipped, failed and interrupted."""
     states = Counter(state for _, state in done)
     kinds = Counter(s.kind for s in skipped)
     why = ", ".join(f"{n} {kind}" for kind, n in sorted(kinds.items()))
     return (
         f"{time.strftime('%Y-%m-%d %H:%M', time.localtime(run_started))}: "
-        f"{len(done) + len(failed) + len(skipped)} inputs: {states['done']} done, "
-        f"{states['unchanged']} unchanged, {len(skipped)} skipped"
-        f"{f' ({why})' if why else ''}, {len(failed)} failed."
+        f"{len(done) + len(failed) + len(skipped) + len(stopped)} inputs: "
+        f"{states['done']} done, {states['unchanged']} unchanged, {len(skipped)} skipped"
+        f"{f' ({why})' if why else ''}, {len(failed)} failed"
+        f"{f', {len(stopped)} interrupted' if stopped else ''}."
     )
 
 
@@ -294,13 +432,17 @@ def sort_out(
     run_started: float,
     earlier: dict[str, str],
 ) -> tuple[list[tuple[QA, str]], list[Failure]]:
-    """The finished videos (with ``done`` or ``unchanged``) and the failed ones."""
+    """The finished videos (with ``done`` or ``unchanged``) and the failed ones (those
+    interrupted among them, marked so, with what they had from earlier runs)."""
     done: list[tuple[QA, str]] = []
     failed: list[Failure] = []
     for video in videos:
         failure = failed_this_run(results, video, targets, run_started)
         finished = None if failure else _finished(results, video, targets)
-        if failure:
+        if failure and failure.interrupted:
+            kept = "kept" if _finished(results, video, targets) else ""
+            failed.append(dataclasses.replace(failure, earlier=kept))
+        elif failure:
             failed.append(dataclasses.replace(failure, earlier=earlier.get(video, "")))
         elif finished:
             qa, written = finished
@@ -351,17 +493,25 @@ def write_summary(
     skipped: list[Skipped],
     run_started: float,
     subtitles: Callable[[str], list[Path]] = lambda video: [],
+    outdated: list[str] | None = None,
 ) -> str:
     """Write ``results/summary.md`` and return its text.
 
     First, a video that failed in this run loses the outputs that belonged to
-    an earlier input (see ``remove_outdated``); ``subtitles`` gives a video's
-    subtitle files.
+    an earlier input (see ``remove_outdated``; ``subtitles`` gives a video's
+    subtitle files), and ``outdated`` gets its id; one interrupted keeps them.
+    The input of a video whose subtitles are current is recorded, to tell
+    later whether it was replaced.
     """
     earlier = {}
     for video, source in videos.items():
-        if failed_this_run(results, video, targets, run_started):
+        failure = failed_this_run(results, video, targets, run_started)
+        if failure is None:
+            record_input(results, video, source, run_started)
+        elif not failure.interrupted:
             earlier[video] = remove_outdated(results, video, source, targets, subtitles(video))
+            if earlier[video] == REMOVED and outdated is not None:
+                outdated.append(video)
     text = summarise(results, videos, targets, skipped, run_started, earlier)
     write_text_atomic(results / "summary.md", text)
     return text
