@@ -22,6 +22,7 @@ from autokr.discovery import scan_videos, skip_subtitled
 from autokr.media import ffmpeg_executable
 from autokr.publish import Subtitle, file_sha256, mux, publish_next_to_video
 from autokr.unpublish import pending_gone, unpublish_gone, unpublish_kinds, unpublish_replaced
+from conftest import ROOT
 from runs import configure, copy_project, cues, rules_of, snakemake, started_jobs
 
 USERS_OWN = "1\n00:00:00,000 --> 00:00:01,000\n내가 만든 자막\n\n"
@@ -309,6 +310,42 @@ def clock_media() -> dict[str, Path]:
     return {p.name: p for p in folder.iterdir() if not p.name.startswith(".")}
 
 
+def test_a_folder_spelled_another_way_keeps_its_published_copies(tmp_path):
+    # The manifest of an earlier autokr holds the copies under the folder's
+    # link; the scan now names the folder by its real path. The copy is the
+    # same file under both names: it is kept and recorded once.
+    nas = tmp_path / "nas"
+    nas.mkdir()
+    (tmp_path / "videos").symlink_to(nas)
+    (nas / "ep.01.mkv").write_bytes(b"video")
+    ko = Subtitle("ko", write_srt(tmp_path / "results" / "ep.01.ko.srt", "안녕"), True)
+    manifest = tmp_path / "results" / "published.json"
+    publish_next_to_video("ep.01", tmp_path / "videos" / "ep.01.mkv", [ko], manifest)
+    outcomes = publish_next_to_video("ep.01", nas / "ep.01.mkv", [ko], manifest)
+    assert [(o.path, o.action) for o in outcomes] == [(str(nas / "ep.01.ko.srt"), "unchanged")]
+    assert (nas / "ep.01.ko.srt").exists()
+    files = json.loads(manifest.read_text(encoding="utf-8"))["files"]
+    assert list(files) == [str(nas / "ep.01.ko.srt")]
+
+
+def test_a_muxed_copy_of_a_gone_video_is_never_written_over(tmp_path, media):
+    # The user deleted the original once the MKV held everything; a new video
+    # of the same name must not take the only copy's place.
+    videos = tmp_path / "videos"
+    videos.mkdir()
+    old = shutil.copy(media["one.mkv"], videos / "ep.mkv")
+    ko = Subtitle("ko", write_srt(tmp_path / "ep.ko.srt", "안녕하세요"), True)
+    out, manifest = tmp_path / "results" / "muxed" / "ep.mkv", tmp_path / "results" / "p.json"
+    assert mux("ep", Path(old), [ko], out, manifest).action == "written"
+    only_copy = out.read_bytes()
+    Path(old).unlink()
+    new = shutil.copy(media["three.mp4"], videos / "ep.mp4")
+    outcome = mux("ep", Path(new), [ko], out, manifest)
+    assert outcome.action == "left alone"
+    assert outcome.reason.startswith(f"the only copy of {old}, which is gone")
+    assert out.read_bytes() == only_copy
+
+
 @pytest.mark.parametrize("name", ["preskip.webm", "edit-list.mp4", "broadcast.ts"])
 def test_muxed_subtitles_keep_the_videos_own_clock(tmp_path, clock_media, name):
     video = clock_media[name]
@@ -478,3 +515,19 @@ def test_a_removed_videos_copies_are_removed_and_its_muxed_copy_kept(project, fi
     # What belongs to the videos still there stays.
     assert beside(project, "ep.01", "ko").read_text(encoding="utf-8") == USERS_OWN
     assert beside(project, "season 1/ep.02", "ko").exists()
+
+
+def test_make_clean_keeps_the_muxed_copies(tmp_path):
+    # A muxed copy may be the only copy left of a video (its original deleted).
+    shutil.copy(ROOT / "Makefile", tmp_path / "Makefile")
+    (tmp_path / "results" / "muxed").mkdir(parents=True)
+    (tmp_path / "results" / "muxed" / "ep.mkv").write_bytes(b"the only copy")
+    (tmp_path / "results" / "videos").mkdir()
+    (tmp_path / "results" / "summary.md").write_text("old", encoding="utf-8")
+    (tmp_path / ".snakemake").mkdir()
+    done = subprocess.run(["make", "clean"], cwd=tmp_path, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "kept results/muxed/" in done.stdout
+    assert [p.name for p in (tmp_path / "results").iterdir()] == ["muxed"]
+    assert (tmp_path / "results" / "muxed" / "ep.mkv").read_bytes() == b"the only copy"
+    assert not (tmp_path / ".snakemake").exists()

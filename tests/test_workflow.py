@@ -450,13 +450,13 @@ def test_a_second_run_at_once_refuses_and_harms_nothing(
         assert "removed a stale lock" not in second.stderr
         assert "autokr: the folder is locked (held by a live run (process" in second.stderr
         assert "cannot be locked" in second.stderr + second.stdout
-        # A run whose files Snakemake's lock does not cover (another video's
-        # audio only) is refused by autokr before it starts a job: its end
-        # would judge the first run's unfinished videos.
-        other = snakemake(project, "results/videos/late/media.json", "--forcerun", "extract_audio")
+        # A run whose files Snakemake's lock does not cover (make unpublish's)
+        # is refused by autokr before it starts a job: its end would judge
+        # the first run's unfinished videos.
+        other = snakemake(project, "results/unpublish/20990101-000000.next_to_video.json")
         assert other.returncode != 0
         assert "autokr: another autokr run is working in this folder" in other.stderr
-        assert "rule extract_audio" not in other.stdout + other.stderr
+        assert not (project / "results/unpublish/20990101-000000.next_to_video.json").exists()
     finally:
         release(gate)
         proc.wait(timeout=600)
