@@ -328,6 +328,20 @@ def test_a_folder_spelled_another_way_keeps_its_published_copies(tmp_path):
     assert list(files) == [str(nas / "ep.01.ko.srt")]
 
 
+def test_a_video_of_the_same_name_elsewhere_never_takes_another_videos_copies(tmp_path):
+    # publish.py by hand on a copy in another folder (the id is its stem).
+    ko = Subtitle("ko", write_srt(tmp_path / "results" / "ep.01.ko.srt", "안녕"), True)
+    ja = Subtitle("ja", write_srt(tmp_path / "results" / "ep.01.ja.srt", "こんにちは"), False)
+    manifest = tmp_path / "results" / "published.json"
+    for folder in ("videos", "backup"):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "ep.01.mkv").write_bytes(b"video")
+    publish_next_to_video("ep.01", tmp_path / "videos" / "ep.01.mkv", [ko, ja], manifest)
+    publish_next_to_video("ep.01", tmp_path / "backup" / "ep.01.mkv", [ko], manifest)
+    assert (tmp_path / "videos" / "ep.01.ja.srt").exists()
+    assert (tmp_path / "videos" / "ep.01.ko.srt").exists()
+
+
 def test_a_muxed_copy_of_a_gone_video_is_never_written_over(tmp_path, media):
     # The user deleted the original once the MKV held everything; a new video
     # of the same name must not take the only copy's place.

@@ -314,7 +314,12 @@ def publish_next_to_video(
         stale = [
             path
             for path, entry in files.items()
-            if entry.video == video_id and entry.kind == "next_to_video" and path not in plan
+            if entry.video == video_id
+            and entry.kind == "next_to_video"
+            and path not in plan
+            # Only this video's: another with the same id (publish.py by
+            # hand on a copy elsewhere, ep.02 in another folder) keeps its own.
+            and _same_video(entry.input, video)
         ]
         planned = {os.path.realpath(dest) for dest in plan}
         for path in stale:
