@@ -184,3 +184,28 @@ def files_outside_results(project: Path) -> set[str]:
             continue
         found |= {str(relative / name) for name in files}
     return found
+
+
+#: A stand-in for a run: records itself as the holder of a folder's lock, then lives on.
+OWNER_PROCESS = """
+import sys, time
+from pathlib import Path
+from autokr.run_lock import record_owner
+record_owner(Path(sys.argv[1]))
+print("recorded", flush=True)
+time.sleep(float(sys.argv[2]))
+"""
+
+
+def owner(workdir: Path, seconds: float) -> subprocess.Popen:
+    """A process that records itself as the run holding ``workdir``'s lock (as the
+    workflow's onstart does), then lives for ``seconds``."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "scripts")}
+    process = subprocess.Popen(
+        [sys.executable, "-c", OWNER_PROCESS, str(workdir), str(seconds)],
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout.readline() == "recorded\n"
+    return process

@@ -10,6 +10,7 @@ from pathlib import Path
 import yaml
 
 from conftest import ROOT
+from runs import owner
 
 sys.path.insert(0, str(ROOT / "scripts"))
 from autokr.run_lock import OWNER, clear_stale_lock
@@ -62,30 +63,6 @@ def make_lock(workdir: Path) -> Path:
     lock = locks / "0.output.lock"
     lock.write_text("results/x\n")
     return lock
-
-
-OWNER_PROCESS = """
-import sys, time
-from pathlib import Path
-from autokr.run_lock import record_owner
-record_owner(Path(sys.argv[1]))
-print("recorded", flush=True)
-time.sleep(float(sys.argv[2]))
-"""
-
-
-def owner(workdir: Path, seconds: float) -> subprocess.Popen:
-    """A process that records itself as the run holding ``workdir``'s lock (as the
-    workflow's onstart does), then lives for ``seconds``."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "scripts")}
-    process = subprocess.Popen(
-        [sys.executable, "-c", OWNER_PROCESS, str(workdir), str(seconds)],
-        env=env,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert process.stdout.readline() == "recorded\n"
-    return process
 
 
 def test_the_lock_of_a_run_gone_from_this_host_is_cleared(tmp_path):

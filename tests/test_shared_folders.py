@@ -7,7 +7,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -15,12 +14,12 @@ import pytest
 from autokr import records
 from autokr.model_store import slug
 from autokr.run_lock import OWNER, clear_stale_lock
-from conftest import ROOT
 from runs import (
     configure,
     copy_project,
     held,
     hold_at,
+    owner,
     release,
     rules_of,
     snakemake,
@@ -60,28 +59,6 @@ def test_a_write_that_fails_leaves_no_temporary_file(tmp_path, monkeypatch):
 
 
 # -- the run that holds a project's lock ------------------------------------------------
-
-OWNER_PROCESS = """
-import sys, time
-from pathlib import Path
-from autokr.run_lock import record_owner
-record_owner(Path(sys.argv[1]))
-print("recorded", flush=True)
-time.sleep(float(sys.argv[2]))
-"""
-
-
-def owner(workdir: Path, seconds: float) -> subprocess.Popen:
-    """A process that records itself as the run holding ``workdir``'s lock, then lives on."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "scripts")}
-    process = subprocess.Popen(
-        [sys.executable, "-c", OWNER_PROCESS, str(workdir), str(seconds)],
-        env=env,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert process.stdout.readline() == "recorded\n"
-    return process
 
 
 def snakemake_lock(workdir: Path) -> Path:
