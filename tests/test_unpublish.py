@@ -16,14 +16,24 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 import pytest
 import yaml
 
+from autokr import publish
 from autokr.media import ffmpeg_executable
-from autokr.publish import Published, Subtitle, file_sha256, publish_next_to_video, remove_own
+from autokr.publish import (
+    Published,
+    Subtitle,
+    file_sha256,
+    publish_next_to_video,
+    published_entry,
+    remove_own,
+    unchanged_since_written,
+)
 from conftest import ROOT
 from runs import (
     configure,
@@ -79,6 +89,55 @@ def test_a_muxed_copy_changed_since_autokr_wrote_it_is_never_removed(tmp_path, m
     outcome = remove_own(str(muxed), entry, "publish no longer lists mux")
     assert outcome.action == "kept"
     assert muxed.exists()
+
+
+@pytest.mark.parametrize("clock", ["fine", "whole seconds"])
+def test_an_edit_that_keeps_size_and_time_is_seen_where_the_clock_is_coarse(tmp_path, clock):
+    # FAT, ext3 and some shares keep whole seconds: an edit in the second autokr
+    # wrote the file keeps its size and time, and only its bytes tell.
+    path = write_srt(tmp_path / "ep.ko.srt", "자막")
+    when = 1_760_000_000_123_456_789 if clock == "fine" else 1_760_000_000_000_000_000
+    os.utime(path, ns=(when, when))
+    entry = published_entry("ep", "next_to_video", tmp_path / "ep.mkv", (), path, file_sha256(path))
+    write_srt(path, "내꺼")  # the same size, in UTF-8
+    os.utime(path, ns=(when, when))
+    assert unchanged_since_written(path, entry) is (clock == "fine")
+    outcome = remove_own(str(path), entry, "its video is gone")
+    assert path.exists() is (clock != "fine")
+    assert outcome.action == ("removed" if clock == "fine" else "kept")
+
+
+def test_without_file_locks_a_long_holder_is_never_taken_for_a_killed_one(tmp_path, monkeypatch):
+    def no_locks(fd, operation):
+        raise OSError(errno.ENOLCK, os.strerror(errno.ENOLCK))
+
+    monkeypatch.setattr(fcntl, "flock", no_locks)
+    monkeypatch.setattr(publish, "STALE_LOCK_SECONDS", 0.5)
+    lock = tmp_path / "published.json.lock"
+    inside, release_holder, order = threading.Event(), threading.Event(), []
+
+    def holder():
+        with publish.manifest_lock(lock):
+            inside.set()
+            release_holder.wait(10)  # a slow hash of a large muxed copy, held by the test
+            order.append("holder done")
+
+    first = threading.Thread(target=holder)
+    first.start()
+    assert inside.wait(10)
+    second = threading.Thread(target=lambda: (_take(lock), order.append("second in")))
+    second.start()
+    second.join(2.0)  # four times the stale age: a lock nobody touched is taken over by now
+    assert order == []
+    release_holder.set()
+    first.join(10)
+    second.join(10)
+    assert order == ["holder done", "second in"]
+
+
+def _take(lock: Path) -> None:
+    with publish.manifest_lock(lock):
+        pass
 
 
 def test_a_share_without_file_locks_still_publishes(tmp_path, monkeypatch):

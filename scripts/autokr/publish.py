@@ -24,6 +24,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -139,15 +140,19 @@ def unchanged_since_written(file: Path, entry: Published) -> bool:
 
     A size other than the one recorded settles it; the same size and
     modification time stand for the same bytes (a change that keeps both is
-    deliberate); anything else is settled by the SHA-256. OSError when the
-    file cannot be read.
+    deliberate) where the file system keeps time finer than a second; anything
+    else is settled by the SHA-256. On FAT, ext3 or a
+    share that keeps whole seconds, an edit in the second autokr wrote the file
+    keeps both, so there the bytes are always read. OSError when the file
+    cannot be read.
     """
     if file.is_symlink() or not file.is_file():
         return False
     stat = file.stat()
     if entry.size >= 0 and stat.st_size != entry.size:
         return False
-    if stat.st_size == entry.size and stat.st_mtime_ns == entry.mtime_ns:
+    fine_clock = entry.mtime_ns % 1_000_000_000 != 0
+    if fine_clock and stat.st_size == entry.size and stat.st_mtime_ns == entry.mtime_ns:
         return True
     return file_sha256(file) == entry.sha256
 
@@ -217,7 +222,11 @@ def manifest_lock(lock: Path) -> Iterator[None]:
 @contextlib.contextmanager
 def _exclusive_file(held: Path) -> Iterator[None]:
     """Create ``held`` (failing if it exists) for as long as the block runs; wait while
-    another job holds it, and take it over once it is older than STALE_LOCK_SECONDS."""
+    another job holds it, and take it over once it is older than STALE_LOCK_SECONDS.
+
+    The holder touches it every tenth of that time, so a job that holds it long
+    (hashing a large muxed copy on a slow share) is never taken for a killed one.
+    """
     while True:
         try:
             os.close(os.open(held, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644))
@@ -230,9 +239,20 @@ def _exclusive_file(held: Path) -> Iterator[None]:
             time.sleep(0.1)
         except OSError as exc:
             raise PublishError(f"{held}: cannot lock ({exc.strerror})") from None
+    done = threading.Event()
+
+    def keep_fresh() -> None:
+        while not done.wait(STALE_LOCK_SECONDS / 10):
+            with contextlib.suppress(OSError):
+                os.utime(held)
+
+    heartbeat = threading.Thread(target=keep_fresh, name="publish-lock", daemon=True)
+    heartbeat.start()
     try:
         yield
     finally:
+        done.set()
+        heartbeat.join()
         held.unlink(missing_ok=True)
 
 
