@@ -5,7 +5,7 @@ does not fit what can be carried to it. PyAV holds the same libraries
 (libavformat, libavcodec, libswresample): this decodes ``-i file:IN``'s audio
 stream ``-map 0:a:N`` to 16 kHz mono 16-bit WAV at the ``file:`` after
 ``-f wav``, and lists its packets at the ``file:`` after ``-f framecrc``, which
-is all ``autokr.media.extract_audio`` asks of ffmpeg for a mono track that
+is all ``autokr.speech.media.extract_audio`` asks of ffmpeg for a mono track that
 starts with the file (the bench's clips): no channel choice, no silence for
 holes.
 """

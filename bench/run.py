@@ -42,7 +42,7 @@ import corpus  # noqa: E402
 
 import assets  # noqa: E402
 import speech  # noqa: E402
-from autokr.records import QA, Transcript, read_qa, read_transcript  # noqa: E402
+from autokr.core.records import QA, Transcript, read_qa, read_transcript  # noqa: E402
 from runs import configure, copy_project  # noqa: E402
 
 PAUSE = 0.8  # seconds between sentences
@@ -260,8 +260,8 @@ def translate_speed(
 
 def worker(args: str) -> None:
     """In a fresh process: load one backend, translate, report time/tokens/peak memory."""
-    from autokr import mt
-    from autokr.devices import Placement
+    from autokr.core.devices import Placement
+    from autokr.translation import mt
 
     backend, model, sentences, threads, beam, max_length = json.loads(args)
     options = mt.TranslateOptions(
@@ -378,11 +378,11 @@ def measure_real(whisper: Path, nllb: Path, threads: int) -> Real:
 
 def measure_translation(sentences: list[str], threads: int, beam: int, max_length: int) -> dict:
     """Both backends on the 600M-shaped model, each in a fresh process."""
-    from autokr import mt
+    from autokr.translation import mt
 
     big = nllb_600m_shape()
     # Converted once, outside the timed runs and in its own process, as the cache does.
-    convert = f"from autokr import mt; mt.ctranslate2_model({str(big)!r})"
+    convert = f"from autokr.translation import mt; mt.ctranslate2_model({str(big)!r})"
     timed([sys.executable, "-c", convert], env={**os.environ, "PYTHONPATH": str(ROOT / "scripts")})
     speed = {b: translate_speed(b, big, sentences, threads, beam, max_length) for b in mt.BACKENDS}
     for b, r in speed.items():
@@ -528,7 +528,7 @@ def translation_lines(speed: dict, sentences: int, beam: int, max_length: int) -
 
 def measure_extraction(minutes: float, runs: int = 3) -> dict[str, float]:
     """Median seconds of a plain decode and of extract_audio's command, on a 5.1 AAC track."""
-    from autokr.media import Takes, decode_args, ffmpeg_executable, probe
+    from autokr.speech.media import Takes, decode_args, ffmpeg_executable, probe
 
     folder = Path(tempfile.mkdtemp(prefix="autokr-bench-extract-"))
     video = folder / "film.mkv"

@@ -15,7 +15,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from autokr.media import ffmpeg_executable  # noqa: E402
+from autokr.speech.media import ffmpeg_executable  # noqa: E402
 
 RECORDINGS = [
     "cv_ja_38833628.flac",

@@ -7,31 +7,32 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(workflow.basedir) / "scripts"))
 
-from autokr import model_choice, progress
-from autokr.config import (
+from autokr.models import choice as model_choice
+from autokr.batch import progress
+from autokr.core.config import (
     audio_param,
     output_settings,
     source_label,
     target_codes,
     validate_config,
 )
-from autokr.devices import ATTEMPTS
-from autokr.discovery import Scan, ScanRules, scan_videos, skip_subtitled
-from autokr.errors import ConfigError, RecordError
-from autokr.languages import subtitle_tags
-from autokr.publish import published_by_autokr
-from autokr.run_lock import record_owner
-from autokr.model_store import (
+from autokr.core.devices import ATTEMPTS
+from autokr.batch.discovery import Scan, ScanRules, scan_videos, skip_subtitled
+from autokr.core.errors import ConfigError, RecordError
+from autokr.core.languages import subtitle_tags
+from autokr.publishing.copies import published_by_autokr
+from autokr.batch.run_lock import record_owner
+from autokr.models.store import (
     converted_path,
     forget_gone,
     manifest_path,
     slug,
     weights_needed,
 )
-from autokr.subtitles import subtitle_paths
-from autokr.summary import write_summary
-from autokr.text_source import choose_text, describe
-from autokr.unpublish import pending_gone, report_publishing
+from autokr.text.subtitles import subtitle_paths
+from autokr.batch.summary import write_summary
+from autokr.text.text_source import choose_text, describe
+from autokr.publishing.take_back import pending_gone, report_publishing
 
 try:
     config.update(validate_config(config))
@@ -304,7 +305,7 @@ def subtitle_prefix(wildcards):
 
 
 def record_run_videos():
-    """Tell the progress display which videos this run has work for (autokr.progress)."""
+    """Tell the progress display which videos this run has work for (autokr.batch.progress)."""
     jobs = workflow.dag.needrun_jobs() if workflow.dag else []
     videos = {job.wildcards_dict.get("video") for job in jobs}
     progress.write_run(sorted(video for video in videos if video))

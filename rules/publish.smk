@@ -1,7 +1,7 @@
 # Publishing: each video's subtitles copied beside it, named the way players
 # look for them, and/or muxed into a copy of the video, when config `publish`
 # asks. results/published.json lists every file autokr wrote there. Removing
-# them (autokr/unpublish.py) happens only in a run, which holds the lock: the
+# them (autokr/publishing/take_back.py) happens only in a run, which holds the lock: the
 # `unpublish` job, and the end of a run (report_batch); never in an input
 # function, which runs before the lock is taken.
 
@@ -13,7 +13,7 @@ localrules:
 
 
 # The muxed copy is no output: Snakemake would delete it before the job runs
-# again, even when someone has changed it since (autokr/publish.py replaces
+# again, even when someone has changed it since (autokr/publishing/copies.py replaces
 # only its own, unchanged).
 rule publish:
     input:

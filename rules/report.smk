@@ -1,8 +1,8 @@
 # The report: `snakemake --report report.html` packs the batch page (the table
 # of videos, the summary, the config) and each video's timeline plot, which the
-# end of every run writes (autokr/batch_report.py says why no job makes them).
+# end of every run writes (autokr/batch/html_report.py says why no job makes them).
 # Captions are in report/.
-from autokr.batch_report import PAGE, timeline_path, write_report_files
+from autokr.batch.html_report import PAGE, timeline_path, write_report_files
 
 # Resolved here, where the workflow knows this file's folder: a caption given
 # to report() inside an input function must already be a workflow path.

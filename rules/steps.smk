@@ -29,7 +29,7 @@ rule extract_audio:
     conda:
         "../envs/extract_audio.yaml"
     # The step reads audio_track and audio_channels from the config; the
-    # param says when they changed (see autokr.config.audio_param).
+    # param says when they changed (see autokr.core.config.audio_param).
     params:
         audio=audio_param(config),
         language=config["source_language"],

@@ -11,9 +11,9 @@ import argparse
 import os
 from pathlib import Path
 
-from autokr import model_store
-from autokr.records import ModelManifest, read_record
-from autokr.steps import run_step, snakemake_log
+from autokr.core.records import ModelManifest, read_record
+from autokr.core.steps import run_step, snakemake_log
+from autokr.models import store
 
 
 def convert_model(checkpoint: str, manifest: str, weights: list[str]) -> None:
@@ -21,8 +21,8 @@ def convert_model(checkpoint: str, manifest: str, weights: list[str]) -> None:
     # The checkpoint is on disk already: nothing here may reach the network.
     os.environ["HF_HUB_OFFLINE"] = "1"
     source = read_record(ModelManifest, checkpoint)
-    converted = model_store.convert(source, weights, Path(manifest).parent)
-    model_store.write_manifest(converted, manifest)
+    converted = store.convert(source, weights, Path(manifest).parent)
+    store.write_manifest(converted, manifest)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -9,20 +9,20 @@ A model given as a local folder is checked and used where it is, not copied.
 import argparse
 from pathlib import Path
 
-from autokr import model_store
-from autokr.steps import run_step, snakemake_log
+from autokr.core.steps import run_step, snakemake_log
+from autokr.models import store
 
 
 def download_model(kind: str, model: str, manifest: str) -> None:
     """Fetch ``model`` (of ``kind``: whisper or nllb) beside ``manifest``; write the manifest."""
-    prepared = model_store.download(kind, model, Path(manifest).parent / "hub")
-    model_store.write_manifest(prepared, manifest)
+    prepared = store.download(kind, model, Path(manifest).parent / "hub")
+    store.write_manifest(prepared, manifest)
 
 
 def main(argv: list[str] | None = None) -> None:
     """The command line: the kind, the model, where its manifest goes."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("kind", choices=sorted(model_store.KINDS))
+    parser.add_argument("kind", choices=sorted(store.KINDS))
     parser.add_argument("model", help="a size name, a Hugging Face repo id or a local folder")
     parser.add_argument("manifest")
     parser.add_argument("--log", help="also write the log to this file")

@@ -10,13 +10,13 @@ import os
 import socket
 import time
 
-from autokr import languages
-from autokr.config import add_config_options, config_from_options
-from autokr.errors import MediaError
-from autokr.media import extract_audio
-from autokr.memory import step_memory
-from autokr.records import Media, Run, Span, write_record
-from autokr.steps import run_step, snakemake_log
+from autokr.core import languages
+from autokr.core.config import add_config_options, config_from_options
+from autokr.core.errors import MediaError
+from autokr.core.memory import step_memory
+from autokr.core.records import Media, Run, Span, write_record
+from autokr.core.steps import run_step, snakemake_log
+from autokr.speech.media import extract_audio
 
 log = logging.getLogger("autokr.extract_audio")
 

@@ -13,12 +13,11 @@ import logging
 import time
 from pathlib import Path
 
-from autokr import languages
-from autokr.config import add_config_options, config_from_options, source_label, step_settings
-from autokr.errors import ConfigError
-from autokr.layout import Layout, lay_out, rules_for
-from autokr.memory import step_memory
-from autokr.records import (
+from autokr.core import languages
+from autokr.core.config import add_config_options, config_from_options, source_label, step_settings
+from autokr.core.errors import ConfigError
+from autokr.core.memory import step_memory
+from autokr.core.records import (
     QA,
     Media,
     Run,
@@ -30,16 +29,17 @@ from autokr.records import (
     write_record,
     write_text_atomic,
 )
-from autokr.sentences import SentenceOptions
-from autokr.steps import run_step, snakemake_log
-from autokr.subtitles import (
+from autokr.core.steps import run_step, snakemake_log
+from autokr.text.layout import Layout, lay_out, rules_for
+from autokr.text.sentences import SentenceOptions
+from autokr.text.subtitles import (
     compose_bilingual,
     source_cues,
     subtitle_paths,
     target_cues,
     write_layout,
 )
-from autokr.text_source import describe
+from autokr.text.text_source import describe
 
 log = logging.getLogger("autokr.make_srt")
 

@@ -12,7 +12,9 @@ results/, never over the video itself); results/published.json records them.
 import argparse
 from pathlib import Path
 
-from autokr.publish import (
+from autokr.core.records import read_qa, write_record
+from autokr.core.steps import run_step, snakemake_log
+from autokr.publishing.copies import (
     MANIFEST,
     Outcome,
     PublishRecord,
@@ -21,8 +23,6 @@ from autokr.publish import (
     publish_next_to_video,
     subtitles_to_publish,
 )
-from autokr.records import read_qa, write_record
-from autokr.steps import run_step, snakemake_log
 
 
 def publish(

@@ -13,13 +13,13 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from autokr.config import add_config_options, config_from_options
-from autokr.errors import SubtitleError
-from autokr.memory import step_memory
-from autokr.publish import MANIFEST, published_by_autokr
-from autokr.records import Run, write_record
-from autokr.steps import run_step, snakemake_log
-from autokr.text_source import (
+from autokr.core.config import add_config_options, config_from_options
+from autokr.core.errors import SubtitleError
+from autokr.core.memory import step_memory
+from autokr.core.records import Run, write_record
+from autokr.core.steps import run_step, snakemake_log
+from autokr.publishing.copies import MANIFEST, published_by_autokr
+from autokr.text.text_source import (
     choose_text,
     describe,
     media_duration,

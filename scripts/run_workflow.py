@@ -23,9 +23,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from autokr.config import read_config, read_config_file
-from autokr.errors import ConfigError
-from autokr.run_lock import clear_stale_lock
+from autokr.batch.run_lock import clear_stale_lock
+from autokr.core.config import read_config, read_config_file
+from autokr.core.errors import ConfigError
 
 EXAMPLE = "example"
 DEFAULT_VIDEOS = "videos"

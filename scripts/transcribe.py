@@ -12,21 +12,24 @@ import socket
 import time
 from pathlib import Path
 
-from autokr import asr, languages, progress, text_source
-from autokr.config import RUN_ONLY, add_config_options, config_from_options, step_settings
-from autokr.devices import (
+from autokr.batch import progress
+from autokr.core import languages
+from autokr.core.config import RUN_ONLY, add_config_options, config_from_options, step_settings
+from autokr.core.devices import (
     Attempt,
     claim_gpu,
     cpu_threads,
     out_of_memory_as_one_line,
     resolve_placement,
 )
-from autokr.errors import AutokrError
-from autokr.memory import GpuMemorySampler, step_memory
-from autokr.publish import MANIFEST, published_by_autokr
-from autokr.records import ModelManifest, TextSource, read_record, write_record
-from autokr.steps import run_step, snakemake_log
-from autokr.switches import hold
+from autokr.core.errors import AutokrError
+from autokr.core.memory import GpuMemorySampler, step_memory
+from autokr.core.records import ModelManifest, TextSource, read_record, write_record
+from autokr.core.steps import run_step, snakemake_log
+from autokr.core.switches import hold
+from autokr.publishing.copies import MANIFEST, published_by_autokr
+from autokr.speech import asr
+from autokr.text import text_source
 
 log = logging.getLogger("autokr.transcribe")
 
@@ -181,7 +184,7 @@ if "snakemake" in globals():
     # Params hold only what decides reruns; the step runs with every setting.
     # The model is on disk (download_model): a job never reaches the Hub.
     os.environ["HF_HUB_OFFLINE"] = "1"
-    # How far it is, for the terminal (autokr.progress).
+    # How far it is, for the terminal (autokr.batch.progress).
     progress.start(progress.progress_path("transcribe", [snakemake.wildcards.video]))
     run_step(
         "transcribe",

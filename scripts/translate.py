@@ -12,9 +12,10 @@ import os
 import socket
 import time
 
-from autokr import languages, model_store, mt, progress
-from autokr.config import add_config_options, config_from_options, step_settings
-from autokr.devices import (
+from autokr.batch import progress
+from autokr.core import languages
+from autokr.core.config import add_config_options, config_from_options, step_settings
+from autokr.core.devices import (
     Attempt,
     Placement,
     backend_library,
@@ -23,9 +24,9 @@ from autokr.devices import (
     out_of_memory_as_one_line,
     resolve_placement,
 )
-from autokr.errors import ConfigError
-from autokr.memory import GpuMemorySampler, step_memory
-from autokr.records import (
+from autokr.core.errors import ConfigError
+from autokr.core.memory import GpuMemorySampler, step_memory
+from autokr.core.records import (
     Cue,
     ModelManifest,
     Run,
@@ -35,9 +36,11 @@ from autokr.records import (
     read_transcript,
     write_record,
 )
-from autokr.sentences import SentenceOptions, join_sentences, share_text
-from autokr.steps import run_step, snakemake_log
-from autokr.switches import hold
+from autokr.core.steps import run_step, snakemake_log
+from autokr.core.switches import hold
+from autokr.models import store
+from autokr.text.sentences import SentenceOptions, join_sentences, share_text
+from autokr.translation import mt
 
 log = logging.getLogger("autokr.translate")
 
@@ -144,9 +147,9 @@ def _nllb_codes(path: str, transcript: Transcript, source: str, target: str) -> 
 
 
 def _prepared(prepared: tuple[str, dict[str, str]], placement: Placement) -> str:
-    """The prepared folder this try loads (see ``model_store.folder_for``)."""
+    """The prepared folder this try loads (see ``store.folder_for``)."""
     manifest, folders = prepared
-    return model_store.folder_for(folders, placement.compute_type, manifest)
+    return store.folder_for(folders, placement.compute_type, manifest)
 
 
 def _placement(options: mt.TranslateOptions, device: str, attempt: Attempt, batch: int):
@@ -249,7 +252,7 @@ if "snakemake" in globals():
     # The models are on disk (download_model, convert_model): a job never
     # reaches the Hub and never converts.
     os.environ["HF_HUB_OFFLINE"] = "1"
-    # How far it is, for the terminal (autokr.progress).
+    # How far it is, for the terminal (autokr.batch.progress).
     wildcards = [snakemake.wildcards.video, snakemake.wildcards.lang]
     progress.start(progress.progress_path("translate", wildcards))
     run_step(

@@ -16,10 +16,15 @@ run that is publishing.
 import sys
 from pathlib import Path
 
-from autokr.publish import KINDS, Outcome
-from autokr.records import write_record
-from autokr.steps import run_step, snakemake_log
-from autokr.unpublish import UnpublishRecord, outcome_line, unpublish_gone, unpublish_kinds
+from autokr.core.records import write_record
+from autokr.core.steps import run_step, snakemake_log
+from autokr.publishing.copies import KINDS, Outcome
+from autokr.publishing.take_back import (
+    UnpublishRecord,
+    outcome_line,
+    unpublish_gone,
+    unpublish_kinds,
+)
 
 
 def unpublish(

@@ -10,7 +10,7 @@ has stopped changing for the settle time; then Snakemake runs, one run at a
 time, with the same arguments each time; a run that fails is tried again
 later. Ctrl-C (or SIGTERM) stops it cleanly:
 a run in progress is interrupted as Ctrl-C interrupts `make run`, and waited
-for. See autokr/watch.py for what is watched and what is left out.
+for. See autokr/batch/watcher.py for what is watched and what is left out.
 """
 
 from __future__ import annotations
@@ -23,9 +23,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import yaml
 
-from autokr.config import read_config
-from autokr.errors import ConfigError
-from autokr.watch import WatchOptions, say_on_stderr, watch_folder
+from autokr.batch.watcher import WatchOptions, say_on_stderr, watch_folder
+from autokr.core.config import read_config
+from autokr.core.errors import ConfigError
 
 
 def parse_args(argv: list[str]) -> tuple[WatchOptions, list[str]]:

@@ -26,7 +26,7 @@ import numpy as np
 
 import assets
 import speech
-from autokr.media import ffmpeg_executable
+from autokr.speech.media import ffmpeg_executable
 
 RATE = 16000
 #: Silence after the second speaker, long enough for the widest drop-out.

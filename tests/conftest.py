@@ -135,7 +135,7 @@ def _build_hour(folder: Path) -> None:
     import numpy as np
     import pyopenjtalk
 
-    from autokr.media import ffmpeg_executable
+    from autokr.speech.media import ffmpeg_executable
 
     rate = 16000
     audio = np.zeros(rate * 3600, dtype=np.float32)

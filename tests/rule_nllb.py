@@ -295,8 +295,8 @@ def backend_mistakes(folder: Path, rule: Rule, texts: list[str]) -> list[tuple[s
     import os
     import tempfile
 
-    from autokr import mt
-    from autokr.devices import Placement
+    from autokr.core.devices import Placement
+    from autokr.translation import mt
 
     wrong = []
     with tempfile.TemporaryDirectory() as cache:

@@ -190,7 +190,7 @@ def files_outside_results(project: Path) -> set[str]:
 OWNER_PROCESS = """
 import sys, time
 from pathlib import Path
-from autokr.run_lock import record_owner
+from autokr.batch.run_lock import record_owner
 record_owner(Path(sys.argv[1]))
 print("recorded", flush=True)
 time.sleep(float(sys.argv[2]))

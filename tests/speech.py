@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from autokr.media import ffmpeg_executable
+from autokr.speech.media import ffmpeg_executable
 
 #: (Japanese, Korean) pairs the test model learns. Each is spoken on its own,
 #: with long pauses between, so that VAD gives one segment per sentence.

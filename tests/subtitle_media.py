@@ -16,7 +16,7 @@ from pathlib import Path
 import srt
 
 import assets
-from autokr.media import ffmpeg_executable
+from autokr.speech.media import ffmpeg_executable
 from speech import PAIRS
 
 #: Sentences of the subtitle tracks: none of them is spoken in one.wav (PAIRS[5]).

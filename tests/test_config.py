@@ -1,8 +1,8 @@
 import pytest
 import yaml
 
-from autokr.config import SCHEMA, load_schema, source_label, target_codes, validate_config
-from autokr.errors import ConfigError
+from autokr.core.config import SCHEMA, load_schema, source_label, target_codes, validate_config
+from autokr.core.errors import ConfigError
 
 
 def test_shipped_config_is_valid_and_matches_schema_defaults():
@@ -64,7 +64,7 @@ def test_a_step_by_hand_checks_only_the_languages_it_reads():
     # transcribe a Korean video by hand: the default target (ko) is none of its business.
     from argparse import ArgumentParser
 
-    from autokr.config import add_config_options, config_from_options
+    from autokr.core.config import add_config_options, config_from_options
 
     keys = ["source_language", "transcribe"]
     parser = ArgumentParser()
@@ -83,7 +83,7 @@ def test_a_step_by_hand_checks_only_the_languages_it_reads():
 
 
 def test_params_do_not_depend_on_the_order_of_a_config_file():
-    from autokr.config import output_settings
+    from autokr.core.config import output_settings
 
     one = validate_config({"translate": {"beam_size": 2, "max_length": 100}})
     other = validate_config({"translate": {"max_length": 100, "beam_size": 2}})

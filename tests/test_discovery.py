@@ -3,8 +3,8 @@ import unicodedata
 
 import pytest
 
-from autokr.discovery import scan_videos
-from autokr.errors import ConfigError
+from autokr.batch.discovery import scan_videos
+from autokr.core.errors import ConfigError
 
 
 def touch(folder, name):
@@ -151,7 +151,7 @@ def test_a_name_that_is_not_utf8_is_skipped_and_shown_escaped(tmp_path):
 
 
 def test_a_stem_too_long_for_what_autokr_adds_is_skipped(tmp_path):
-    from autokr.discovery import ScanRules
+    from autokr.batch.discovery import ScanRules
 
     fits, too_long = "あいうえお" * 14, "あいうえお" * 15  # 210 and 225 bytes
     touch(tmp_path, f"{fits}.mkv")
@@ -179,7 +179,7 @@ def test_names_that_differ_only_in_letter_case_are_both_skipped(tmp_path):
 
 
 def test_the_projects_own_folders_are_never_entered(tmp_path):
-    from autokr.discovery import ScanRules
+    from autokr.batch.discovery import ScanRules
 
     project = tmp_path / "autokr"
     for name in [
@@ -205,7 +205,7 @@ def test_the_projects_own_folders_are_never_entered(tmp_path):
 def test_files_the_watch_says_are_still_written_are_skipped(tmp_path):
     import json
 
-    from autokr.discovery import WAITING_ENV, ScanRules, waiting_files
+    from autokr.batch.discovery import WAITING_ENV, ScanRules, waiting_files
 
     touch(tmp_path, "ep.mkv")
     touch(tmp_path, "rec.ts")

@@ -22,9 +22,9 @@ import yaml
 import assets
 import rule_nllb
 import speech
-from autokr import mt
-from autokr.devices import Placement
-from autokr.records import read_transcript, read_translation
+from autokr.core.devices import Placement
+from autokr.core.records import read_transcript, read_translation
+from autokr.translation import mt
 from runs import configure, copy_project, snakemake
 
 pytestmark = pytest.mark.workflow

@@ -9,8 +9,8 @@ import wave
 import numpy as np
 import pytest
 
-from autokr.errors import MediaError
-from autokr.media import SAMPLE_RATE, extract_audio, probe
+from autokr.core.errors import MediaError
+from autokr.speech.media import SAMPLE_RATE, extract_audio, probe
 from conftest import ROOT
 
 

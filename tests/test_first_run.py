@@ -12,7 +12,7 @@ import shutil
 
 import pytest
 
-from autokr.records import read_qa, read_transcript
+from autokr.core.records import read_qa, read_transcript
 from runs import copy_project, cues, make_run, snakemake, started_jobs, subtitle
 from speech import kana_cer
 

@@ -71,8 +71,8 @@ def test_whisper_tokenizer_of_base_size_is_kept():
 
 
 def test_nllb_of_real_vocabulary_loads_in_both_translate_backends(built, tmp_path, monkeypatch):
-    from autokr import mt
-    from autokr.devices import Placement
+    from autokr.core.devices import Placement
+    from autokr.translation import mt
 
     folder = built / "nllb-200-1.3B-random"
     config = json.loads((folder / "config.json").read_text())
@@ -149,7 +149,7 @@ def test_clips_are_cut_from_the_example_without_an_encoder(tmp_path):
 def test_ffmpeg_stand_in_runs_extract_audios_own_command(tmp_path):
     import wave
 
-    from autokr.media import Takes, _holes, decode_args, probe
+    from autokr.speech.media import Takes, _holes, decode_args, probe
 
     video = ROOT / "example" / "autokr-example.mp4"
     out, packets = tmp_path / "a.wav", tmp_path / "a.packets"

@@ -11,7 +11,7 @@ import shutil
 
 import pytest
 
-from autokr.records import read_transcript, read_translation
+from autokr.core.records import read_transcript, read_translation
 from conftest import ROOT
 from runs import configure, copy_project, held, hold_at, release, start_snakemake, wait_for
 
@@ -59,7 +59,7 @@ def test_jobs_under_gpu_3_hold_three_cards_never_two_on_one(
 
 CLAIM = """
 import os, sys, time
-from autokr.devices import claim_gpu
+from autokr.core.devices import claim_gpu
 print(claim_gpu(), os.environ.get("CUDA_VISIBLE_DEVICES"), flush=True)
 time.sleep(float(sys.argv[1]))
 """
@@ -167,8 +167,8 @@ def test_a_lock_folder_that_is_not_the_users_own_is_refused(tmp_path, python):
 
 WAIT_FOR_A_CARD = """
 import sys
-from autokr.devices import claim_gpu
-from autokr.steps import setup_logging
+from autokr.core.devices import claim_gpu
+from autokr.core.steps import setup_logging
 setup_logging("transcribe", "ep", sys.argv[1])
 print(claim_gpu(), flush=True)
 """

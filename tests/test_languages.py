@@ -2,8 +2,8 @@ import pytest
 from faster_whisper.tokenizer import _LANGUAGE_CODES as WHISPER_CODES
 from transformers.models.nllb.tokenization_nllb import FAIRSEQ_LANGUAGE_CODES
 
-from autokr import languages
-from autokr.errors import ConfigError
+from autokr.core import languages
+from autokr.core.errors import ConfigError
 
 
 def test_table_covers_every_whisper_language_nllb_knows():

@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from autokr import records
-from autokr.layout import Cue, lay_out, reading_chars, rules_for, split_text, text_width, wrap
+from autokr.core import records
+from autokr.text.layout import Cue, lay_out, reading_chars, rules_for, split_text, text_width, wrap
 
 KO = rules_for("ko")
 JA = rules_for("ja")

@@ -5,7 +5,7 @@ import signal
 
 import pytest
 
-from autokr.records import read_qa, read_transcript
+from autokr.core.records import read_qa, read_transcript
 from conftest import HOUR_SENTENCES
 from runs import (
     configure,

@@ -11,11 +11,10 @@ import srt
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from autokr.layout import Cue, lay_out, rules_for
-from autokr.records import (
+from autokr.core.records import (
     Cue as TranslatedCue,
 )
-from autokr.records import (
+from autokr.core.records import (
     Decision,
     Media,
     Retry,
@@ -27,7 +26,8 @@ from autokr.records import (
     read_qa,
     write_record,
 )
-from autokr.subtitles import compose_bilingual, compose_srt, compose_vtt, subtitle_paths
+from autokr.text.layout import Cue, lay_out, rules_for
+from autokr.text.subtitles import compose_bilingual, compose_srt, compose_vtt, subtitle_paths
 from conftest import ROOT
 from make_srt import _rules_key
 

@@ -3,12 +3,12 @@
 import subprocess
 import sys
 
-from autokr import memory
+from autokr.core import memory
 from conftest import ROOT
 
 REPORT = (
     f"import sys; sys.path.insert(0, {str(ROOT / 'scripts')!r}); "
-    "from autokr.memory import own_peak_mb; print(own_peak_mb())"
+    "from autokr.core.memory import own_peak_mb; print(own_peak_mb())"
 )
 
 

@@ -4,10 +4,10 @@ import json
 
 import pytest
 
-from autokr import model_choice
-from autokr.config import validate_config
-from autokr.model_choice import Machine, choose
-from autokr.model_store import slug
+from autokr.core.config import validate_config
+from autokr.models import choice
+from autokr.models.choice import Machine, choose
+from autokr.models.store import slug
 from runs import copy_project, snakemake
 
 
@@ -44,11 +44,11 @@ def config_with(**steps):
 def test_auto_is_resolved_once_recorded_and_kept_while_it_fits(tmp_path, monkeypatch):
     path = tmp_path / "model_choice.json"
     free = {"gb": 5.0}
-    monkeypatch.setattr(model_choice, "free_card_memory_gb", lambda gpus=None: free["gb"])
+    monkeypatch.setattr(choice, "free_card_memory_gb", lambda gpus=None: free["gb"])
     config = config_with(source_language="auto", transcribe={"model": "auto", "device": "cuda"})
-    lines = model_choice.resolve(config, decide=True, path=str(path))
+    lines = choice.resolve(config, decide=True, path=str(path))
     assert not path.exists()  # recorded only once a run starts
-    model_choice.record()
+    choice.record()
     assert config["transcribe"]["model"] == "turbo"
     assert config["model_choice"] == {"transcribe": "5.0 GB free on the card; turbo needs 3.5"}
     assert "transcribe" not in config["translate"] and "model_choice" not in config["transcribe"]
@@ -60,36 +60,36 @@ def test_auto_is_resolved_once_recorded_and_kept_while_it_fits(tmp_path, monkeyp
     # library is not redone because another program freed memory.
     free["gb"] = 20.0
     again = config_with(source_language="auto", transcribe={"model": "auto", "device": "cuda"})
-    model_choice.resolve(again, decide=True, path=str(path))
-    model_choice.record()
+    choice.resolve(again, decide=True, path=str(path))
+    choice.record()
     assert again["transcribe"]["model"] == "turbo" and path.stat().st_mtime_ns == written
     # A cluster job on its node reads what the run decided, whatever its card.
     free["gb"] = 80.0
     job = config_with(source_language="auto", transcribe={"model": "auto", "device": "cuda"})
-    model_choice.resolve(job, decide=False, path=str(path))
+    choice.resolve(job, decide=False, path=str(path))
     assert job["transcribe"]["model"] == "turbo"
     # Too little room for it now: chosen again.
     free["gb"] = 2.0
     low = config_with(source_language="auto", transcribe={"model": "auto", "device": "cuda"})
-    model_choice.resolve(low, decide=True, path=str(path))
-    model_choice.record()
+    choice.resolve(low, decide=True, path=str(path))
+    choice.record()
     assert low["transcribe"]["model"] == "small"
     assert json.loads(path.read_text())["transcribe"]["model"] == "small"
 
 
 def test_an_explicit_large_model_on_the_cpu_says_how_long(monkeypatch):
-    monkeypatch.setattr(model_choice, "free_card_memory_gb", lambda gpus=None: None)
-    monkeypatch.setattr(model_choice.os, "cpu_count", lambda: 4)
+    monkeypatch.setattr(choice, "free_card_memory_gb", lambda gpus=None: None)
+    monkeypatch.setattr(choice.os, "cpu_count", lambda: 4)
     config = config_with(transcribe={"model": "large-v3"})
-    [line] = model_choice.resolve(config, decide=True, path=None)
+    [line] = choice.resolve(config, decide=True, path=None)
     # Whisper base: 36.1 s per 600 s on 2 cores (bench); large-v3 20.9 times that,
     # on 4 cores: 0.63 s per second of audio, 38 minutes per hour.
     assert line.startswith("autokr: transcribe.model large-v3 will run on the CPU")
     assert "about 38 minutes per hour of audio with 4 cores" in line
-    assert model_choice.resolve(config_with(transcribe={"model": "small"}), True, None) == []
+    assert choice.resolve(config_with(transcribe={"model": "small"}), True, None) == []
     # With a card, nothing to say.
-    monkeypatch.setattr(model_choice, "free_card_memory_gb", lambda gpus=None: 20.0)
-    assert model_choice.resolve(config_with(transcribe={"model": "large-v3"}), True, None) == []
+    monkeypatch.setattr(choice, "free_card_memory_gb", lambda gpus=None: 20.0)
+    assert choice.resolve(config_with(transcribe={"model": "large-v3"}), True, None) == []
 
 
 @pytest.mark.workflow

@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from autokr.model_store import slug
+from autokr.models.store import slug
 from runs import copy_project, rules_of, snakemake, started_jobs
 
 pytestmark = pytest.mark.workflow
@@ -136,8 +136,8 @@ def test_models_come_from_the_hub_once_and_jobs_never_ask_it(
 
 
 def test_a_try_loads_its_own_conversion_or_another_one():
-    from autokr.errors import ModelError
-    from autokr.model_store import folder_for
+    from autokr.core.errors import ModelError
+    from autokr.models.store import folder_for
 
     both = {"int8": "m/int8", "float16": "m/float16"}
     assert folder_for(both, "int8", "m.json") == "m/int8"

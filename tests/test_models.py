@@ -12,8 +12,9 @@ import huggingface_hub
 import pytest
 from huggingface_hub.utils import filter_repo_objects
 
-from autokr import models, mt
-from autokr.errors import ModelError
+from autokr.core.errors import ModelError
+from autokr.models import locate
+from autokr.translation import mt
 from conftest import ROOT
 
 HUB_FILES = json.loads(
@@ -35,9 +36,9 @@ def test_every_model_the_config_names_by_default_is_pinned():
 @pytest.mark.parametrize("repo", NLLB_REPOS)
 def test_a_pinned_nllb_repository_gets_weights_config_and_tokenizer(repo):
     files = HUB_FILES[repo]["files"]
-    chosen = models.checkpoint_files(files, repo)
+    chosen = locate.checkpoint_files(files, repo)
     assert {"config.json", "tokenizer.json", "sentencepiece.bpe.model"} <= set(chosen)
-    weights = models.weight_files(chosen)
+    weights = locate.weight_files(chosen)
     assert weights and set(weights) <= set(chosen)
     assert len({Path(w).suffix for w in weights if not w.endswith(".json")}) == 1
     assert not {".gitattributes", "README.md"} & set(chosen)
@@ -45,7 +46,7 @@ def test_a_pinned_nllb_repository_gets_weights_config_and_tokenizer(repo):
 
 def test_the_default_nllb_gets_its_pytorch_model_bin():
     # Its main branch holds no safetensors: asking for *.safetensors fetched no weights.
-    chosen = models.checkpoint_files(HUB_FILES["facebook/nllb-200-distilled-600M"]["files"])
+    chosen = locate.checkpoint_files(HUB_FILES["facebook/nllb-200-distilled-600M"]["files"])
     assert chosen == [
         "config.json",
         "generation_config.json",
@@ -98,7 +99,7 @@ EVERY_FORMAT = [
 
 
 def test_a_repository_with_both_formats_gets_safetensors_only():
-    chosen = models.checkpoint_files(EVERY_FORMAT)
+    chosen = locate.checkpoint_files(EVERY_FORMAT)
     assert chosen == [
         "config.json",
         "generation_config.json",
@@ -121,7 +122,7 @@ SHARDED_BIN = [
 
 
 def test_a_sharded_bin_repository_gets_every_shard_and_the_index():
-    assert models.checkpoint_files([*SHARDED_BIN, "README.md", "tf_model.h5"]) == SHARDED_BIN
+    assert locate.checkpoint_files([*SHARDED_BIN, "README.md", "tf_model.h5"]) == SHARDED_BIN
 
 
 def test_sharded_safetensors_win_over_a_bin_copy_and_bring_their_index_only():
@@ -130,7 +131,7 @@ def test_sharded_safetensors_win_over_a_bin_copy_and_bring_their_index_only():
         "model-00002-of-00002.safetensors",
         "model.safetensors.index.json",
     ]
-    chosen = models.checkpoint_files([*SHARDED_BIN, *safetensors])
+    chosen = locate.checkpoint_files([*SHARDED_BIN, *safetensors])
     assert chosen == sorted(
         ["config.json", "sentencepiece.bpe.model", "tokenizer.json", *safetensors]
     )
@@ -138,13 +139,13 @@ def test_sharded_safetensors_win_over_a_bin_copy_and_bring_their_index_only():
 
 def test_shards_without_their_index_are_not_weights():
     with pytest.raises(ModelError, match="holds no weights"):
-        models.checkpoint_files([f for f in SHARDED_BIN if not f.endswith(".index.json")])
+        locate.checkpoint_files([f for f in SHARDED_BIN if not f.endswith(".index.json")])
 
 
 def test_a_repository_without_usable_weights_is_a_clear_error():
     files = ["config.json", "tokenizer.json", "tf_model.h5", "onnx/model.onnx"]
     with pytest.raises(ModelError) as caught:
-        models.checkpoint_files(files, "org/tf-only")
+        locate.checkpoint_files(files, "org/tf-only")
     message = str(caught.value)
     assert message.startswith("org/tf-only holds no weights transformers can load")
     assert "model.safetensors or pytorch_model.bin" in message and "tf_model.h5" in message
@@ -167,7 +168,7 @@ def test_a_download_asks_the_hub_for_the_chosen_files_only(tmp_path, monkeypatch
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     monkeypatch.setattr(huggingface_hub, "snapshot_download", snapshot_download)
     folder = mt.download_checkpoint("facebook/nllb-200-distilled-600M")
-    assert asked == [models.checkpoint_files(listing)]
+    assert asked == [locate.checkpoint_files(listing)]
     assert (folder / "pytorch_model.bin").exists() and not (folder / "README.md").exists()
 
 

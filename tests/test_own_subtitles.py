@@ -13,7 +13,7 @@ import shutil
 import pytest
 import yaml
 
-from autokr.records import WORDS_FROM_TEXT, read_qa, read_transcript
+from autokr.core.records import WORDS_FROM_TEXT, read_qa, read_transcript
 from runs import (
     configure,
     copy_project,

@@ -11,8 +11,8 @@ import time
 
 import pytest
 
-from autokr import progress
-from autokr.progress import Board
+from autokr.batch import progress
+from autokr.batch.progress import Board
 from runs import configure, copy_project, held, hold_at, release, wait_for
 
 VIDEOS = ["one.mkv", "two.webm"]

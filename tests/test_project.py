@@ -13,7 +13,7 @@ from conftest import ROOT
 from runs import owner
 
 sys.path.insert(0, str(ROOT / "scripts"))
-from autokr.run_lock import OWNER, clear_stale_lock
+from autokr.batch.run_lock import OWNER, clear_stale_lock
 
 
 def pins(path: Path) -> dict[str, str]:

@@ -17,11 +17,16 @@ import srt
 import yaml
 
 import assets
-from autokr import languages
-from autokr.discovery import scan_videos, skip_subtitled
-from autokr.media import ffmpeg_executable
-from autokr.publish import Subtitle, file_sha256, mux, publish_next_to_video
-from autokr.unpublish import pending_gone, unpublish_gone, unpublish_kinds, unpublish_replaced
+from autokr.batch.discovery import scan_videos, skip_subtitled
+from autokr.core import languages
+from autokr.publishing.copies import Subtitle, file_sha256, mux, publish_next_to_video
+from autokr.publishing.take_back import (
+    pending_gone,
+    unpublish_gone,
+    unpublish_kinds,
+    unpublish_replaced,
+)
+from autokr.speech.media import ffmpeg_executable
 from conftest import ROOT
 from runs import configure, copy_project, cues, rules_of, snakemake, started_jobs
 

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from autokr.config import output_settings, validate_config
-from autokr.errors import ConfigError, SubtitleError
-from autokr.records import WORDS_FROM_TEXT, read_transcript
-from autokr.text_source import choose_text, describe, read_text, speech_source
+from autokr.core.config import output_settings, validate_config
+from autokr.core.errors import ConfigError, SubtitleError
+from autokr.core.records import WORDS_FROM_TEXT, read_transcript
+from autokr.text.text_source import choose_text, describe, read_text, speech_source
 from conftest import ROOT
 from read_subtitles import read_video_subtitles
 from speech import PAIRS

@@ -17,11 +17,11 @@ import numpy as np
 import pytest
 
 import broadcast
-from autokr import asr
-from autokr.devices import Placement
-from autokr.errors import MediaError
-from autokr.media import choose_channels, extract_audio, probe
-from autokr.records import read_qa
+from autokr.core.devices import Placement
+from autokr.core.errors import MediaError
+from autokr.core.records import read_qa
+from autokr.speech import asr
+from autokr.speech.media import choose_channels, extract_audio, probe
 from runs import configure, copy_project, cues, rules_of, snakemake, started_jobs, subtitle
 from speech import kana_cer
 

@@ -4,8 +4,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from autokr.errors import RecordError
-from autokr.records import (
+from autokr.core.errors import RecordError
+from autokr.core.records import (
     Cue,
     Run,
     Segment,

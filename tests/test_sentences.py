@@ -3,8 +3,8 @@
 from hypothesis import given
 from hypothesis import strategies as st
 
-from autokr.records import Segment, Word
-from autokr.sentences import (
+from autokr.core.records import Segment, Word
+from autokr.text.sentences import (
     Piece,
     SentenceOptions,
     ends_sentence,

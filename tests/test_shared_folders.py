@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from autokr import records
-from autokr.model_store import slug
-from autokr.run_lock import OWNER, clear_stale_lock
+from autokr.batch.run_lock import OWNER, clear_stale_lock
+from autokr.core import records
+from autokr.models.store import slug
 from runs import (
     configure,
     copy_project,

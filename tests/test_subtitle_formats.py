@@ -8,17 +8,17 @@ import srt
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from autokr.errors import SubtitleError
-from autokr.records import WORDS_FROM_TEXT
-from autokr.sentences import join_sentences
-from autokr.subtitle_formats import (
+from autokr.core.errors import SubtitleError
+from autokr.core.records import WORDS_FROM_TEXT
+from autokr.text.sentences import join_sentences
+from autokr.text.subtitle_formats import (
     TextCue,
     clean_ass,
     clean_tags,
     clean_vtt,
     read_subtitles,
 )
-from autokr.text_source import cue_segment
+from autokr.text.text_source import cue_segment
 from speech import PAIRS
 
 SRT = """1

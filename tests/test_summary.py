@@ -4,9 +4,9 @@ import os
 import time
 from pathlib import Path
 
-from autokr.discovery import Skipped
-from autokr.records import QA, Decision, Span, write_record
-from autokr.summary import summarise
+from autokr.batch.discovery import Skipped
+from autokr.batch.summary import summarise
+from autokr.core.records import QA, Decision, Span, write_record
 
 
 def write_qa(results: Path, video: str, breaks: list[dict]) -> None:

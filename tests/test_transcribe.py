@@ -3,11 +3,11 @@ import subprocess
 
 import pytest
 
-from autokr import asr
-from autokr.devices import Placement
-from autokr.errors import ModelError
-from autokr.hallucinations import is_silence_phrase, screen_segments
-from autokr.records import Segment, Span, Word, read_transcript
+from autokr.core.devices import Placement
+from autokr.core.errors import ModelError
+from autokr.core.records import Segment, Span, Word, read_transcript
+from autokr.speech import asr
+from autokr.speech.hallucinations import is_silence_phrase, screen_segments
 from conftest import GROUPS, ROOT
 from speech import kana_cer
 

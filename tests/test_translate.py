@@ -10,11 +10,12 @@ import pytest
 
 import assets
 import rule_nllb
-from autokr import models, mt
-from autokr.devices import Attempt, Placement, is_out_of_memory
-from autokr.errors import ConfigError, ModelError
-from autokr.records import Run, Segment, Transcript, read_translation, write_record
-from autokr.switches import FAULT_OOM_ENV
+from autokr.core.devices import Attempt, Placement, is_out_of_memory
+from autokr.core.errors import ConfigError, ModelError
+from autokr.core.records import Run, Segment, Transcript, read_translation, write_record
+from autokr.core.switches import FAULT_OOM_ENV
+from autokr.models import locate
+from autokr.translation import mt
 from conftest import ROOT
 from speech import KOREAN, PAIRS
 from test_every_cue import TEXTS as RULE_TEXTS
@@ -291,7 +292,7 @@ def bin_model(request, nllb_model):
 def test_a_checkpoint_with_bin_weights_translates_exactly(bin_model, backend):
     files = {p.name for p in bin_model.iterdir()}
     assert not any(f.endswith(".safetensors") for f in files)
-    assert models.weight_files(sorted(files)) and not mt.is_ctranslate2_folder(bin_model)
+    assert locate.weight_files(sorted(files)) and not mt.is_ctranslate2_folder(bin_model)
     options = mt.TranslateOptions(model=str(bin_model), backend=backend, batch_size=4)
     translator = mt.load_translator(options, PLACEMENTS[backend], 2)
     texts = [ja for ja, _ in PAIRS]
@@ -375,7 +376,7 @@ def test_the_transformers_backend_asks_torch_whether_there_is_a_gpu(monkeypatch)
     import ctranslate2
     import torch
 
-    from autokr.devices import resolve_placement
+    from autokr.core.devices import resolve_placement
 
     monkeypatch.setattr(ctranslate2, "get_cuda_device_count", lambda: 1)
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
@@ -391,7 +392,7 @@ def test_the_transformers_backend_refuses_a_compute_type_torch_does_not_run():
     with pytest.raises(ConfigError, match="'int8' is not run by the transformers backend"):
         mt.compute_type("transformers", CPU, "int8")
     # And the config says so before any job starts.
-    from autokr.config import validate_config
+    from autokr.core.config import validate_config
 
     with pytest.raises(ConfigError, match=r"translate\.compute_type: 'int8_float16'"):
         validate_config({"translate": {"backend": "transformers", "compute_type": "int8_float16"}})

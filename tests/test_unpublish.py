@@ -23,9 +23,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from autokr import publish
-from autokr.media import ffmpeg_executable
-from autokr.publish import (
+from autokr.publishing import copies
+from autokr.publishing.copies import (
     Published,
     Subtitle,
     file_sha256,
@@ -34,6 +33,7 @@ from autokr.publish import (
     remove_own,
     unchanged_since_written,
 )
+from autokr.speech.media import ffmpeg_executable
 from conftest import ROOT
 from runs import (
     configure,
@@ -112,12 +112,12 @@ def test_without_file_locks_a_long_holder_is_never_taken_for_a_killed_one(tmp_pa
         raise OSError(errno.ENOLCK, os.strerror(errno.ENOLCK))
 
     monkeypatch.setattr(fcntl, "flock", no_locks)
-    monkeypatch.setattr(publish, "STALE_LOCK_SECONDS", 0.5)
+    monkeypatch.setattr(copies, "STALE_LOCK_SECONDS", 0.5)
     lock = tmp_path / "published.json.lock"
     inside, release_holder, order = threading.Event(), threading.Event(), []
 
     def holder():
-        with publish.manifest_lock(lock):
+        with copies.manifest_lock(lock):
             inside.set()
             release_holder.wait(10)  # a slow hash of a large muxed copy, held by the test
             order.append("holder done")
@@ -136,7 +136,7 @@ def test_without_file_locks_a_long_holder_is_never_taken_for_a_killed_one(tmp_pa
 
 
 def _take(lock: Path) -> None:
-    with publish.manifest_lock(lock):
+    with copies.manifest_lock(lock):
         pass
 
 

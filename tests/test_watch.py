@@ -15,7 +15,7 @@ from types import SimpleNamespace
 import pytest
 from watchfiles import Change
 
-from autokr.watch import POLLING_ENV, FolderWatch, Settling, describe, polling_reason
+from autokr.batch.watcher import POLLING_ENV, FolderWatch, Settling, describe, polling_reason
 from conftest import ROOT
 from runs import (
     configure,
@@ -422,8 +422,8 @@ def test_a_run_leaves_out_the_files_still_changing(tmp_path):
 
 
 def test_a_run_is_told_which_files_to_leave_out(tmp_path):
-    from autokr.discovery import WAITING_ENV, waiting_files
-    from autokr.watch import WorkflowRun
+    from autokr.batch.discovery import WAITING_ENV, waiting_files
+    from autokr.batch.watcher import WorkflowRun
 
     out = tmp_path / "env.json"
     show = f"import os; open({str(out)!r}, 'w').write(os.environ[{WAITING_ENV!r}])"
@@ -465,7 +465,7 @@ def test_network_shares_are_polled(folder, forced, environ, reason):
 def test_where_file_events_are_refused_the_folder_is_polled(monkeypatch, tmp_path):
     import threading
 
-    from autokr import watch
+    from autokr.batch import watcher as watch
 
     calls = []
 
@@ -659,7 +659,7 @@ def test_the_watch_survives_a_name_watchfiles_cannot_read(
 
 
 def test_whatever_ends_the_watch_stops_the_run_it_started(monkeypatch, tmp_path):
-    from autokr import watch
+    from autokr.batch import watcher as watch
 
     monkeypatch.setattr(watch, "stop_on_signals", lambda *args: None)  # pytest's own stay
     started = []

@@ -16,7 +16,7 @@ from pathlib import Path
 import av
 import pytest
 
-from autokr.media import ffmpeg_executable
+from autokr.speech.media import ffmpeg_executable
 from runs import configure, copy_project, snakemake, started_jobs
 
 pytestmark = pytest.mark.workflow

@@ -17,8 +17,8 @@ import unicodedata
 import pytest
 import yaml
 
-from autokr.layout import rules_for, text_width
-from autokr.records import read_qa, read_transcript, read_translation
+from autokr.core.records import read_qa, read_transcript, read_translation
+from autokr.text.layout import rules_for, text_width
 from conftest import GROUPS, ROOT
 from runs import (
     configure,

@@ -1,7 +1,7 @@
 """autokr's progress display for Snakemake: ``snakemake --logger autokr``.
 
 It writes Snakemake's own lines unchanged (Snakemake's formatter and filter),
-so they stay parseable, and adds where the batch is (``autokr.progress.Board``):
+so they stay parseable, and adds where the batch is (``autokr.batch.progress.Board``):
 videos done of total, each running job's step and, for long jobs, how far it
 is and how long is left. In a terminal those lines stay at the bottom and are
 redrawn every second; elsewhere (CI logs, ``nohup``) they are plain lines,
@@ -26,7 +26,7 @@ from snakemake_interface_logger_plugins.settings import LogHandlerSettingsBase
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
 
-from autokr.progress import Board
+from autokr.batch.progress import Board
 
 #: Seconds between redraws in a terminal.
 TERMINAL_EVERY = 1.0

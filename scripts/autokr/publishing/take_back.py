@@ -22,8 +22,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from autokr.errors import AutokrError, RecordError
-from autokr.publish import (
+from autokr.core.errors import AutokrError, RecordError
+from autokr.core.records import VERSION, read_record, write_text_atomic
+from autokr.publishing.copies import (
     DAMAGED,
     MANIFEST,
     Outcome,
@@ -33,7 +34,6 @@ from autokr.publish import (
     read_manifest,
     take_back,
 )
-from autokr.records import VERSION, read_record, write_text_atomic
 
 #: Where each removal job writes what it did: ``{run}.{what}.json``.
 RECORDS = Path("results") / "unpublish"

@@ -15,7 +15,7 @@ import itertools
 import unicodedata
 from dataclasses import dataclass, field
 
-from autokr.sentences import CLAUSE_END, SENTENCE_END, ends_clause, ends_sentence, may_cut_at
+from autokr.text.sentences import CLAUSE_END, SENTENCE_END, ends_clause, ends_sentence, may_cut_at
 
 #: Japanese particles and endings a line may break after.
 _JA_BREAK_AFTER = ("から", "まで", "より", "けど", "ので", "のに", "は", "が", "を", "に",

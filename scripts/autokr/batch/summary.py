@@ -17,9 +17,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from autokr.discovery import Skipped
-from autokr.errors import RecordError
-from autokr.records import QA, InputFile, read_qa, read_record, write_record, write_text_atomic
+from autokr.batch.discovery import Skipped
+from autokr.core.errors import RecordError
+from autokr.core.records import QA, InputFile, read_qa, read_record, write_record, write_text_atomic
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 from datetime import timedelta
 
-from autokr.errors import SubtitleError
+from autokr.core.errors import SubtitleError
 
 
 @dataclass(frozen=True)

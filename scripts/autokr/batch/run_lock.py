@@ -22,7 +22,7 @@ import socket
 import time
 from pathlib import Path
 
-from autokr.records import write_text_atomic
+from autokr.core.records import write_text_atomic
 
 OWNER = Path(".snakemake") / "autokr-owner.json"
 #: The file lock a live run holds (``record_owner``); free once the run is gone.

@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from autokr.errors import AutokrError
+from autokr.core.errors import AutokrError
 
 log = logging.getLogger("autokr")
 

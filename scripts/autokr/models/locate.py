@@ -10,7 +10,7 @@ import os
 import re
 from pathlib import Path
 
-from autokr.errors import ModelError
+from autokr.core.errors import ModelError
 
 #: The two weight formats transformers loads, best first: the single file,
 #: its shards, and the index that names the shards.

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import srt
 
-from autokr.errors import RecordError
-from autokr.records import QA, Span, Transcript
+from autokr.core.errors import RecordError
+from autokr.core.records import QA, Span, Transcript
 
 #: Words closer than this (seconds) are drawn as one stretch of speech.
 WORD_GAP = 0.3

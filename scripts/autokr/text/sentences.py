@@ -15,7 +15,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-from autokr.records import Segment
+from autokr.core.records import Segment
 
 #: Marks that end a sentence, quotes and brackets that may close it, and marks
 #: that end a clause: the one list that sentences, line breaks and MT retries use.

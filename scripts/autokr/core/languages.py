@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from autokr.errors import ConfigError
+from autokr.core.errors import ConfigError
 
 #: Every language that both Whisper and NLLB-200 know: Whisper code -> NLLB code.
 #: Where NLLB has several variants, the one with the most speakers is chosen.

@@ -11,7 +11,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-from autokr.records import Decision, Segment
+from autokr.core.records import Decision, Segment
 
 #: Lines Whisper is known to produce over silence, music and credits (it learnt
 #: them from subtitled videos). Compared without spaces and punctuation.

@@ -39,15 +39,15 @@ from pathlib import Path
 import watchfiles
 from watchfiles import Change
 
-from autokr.discovery import (
+from autokr.batch.discovery import (
     WAITING_ENV,
     ScanRules,
     is_media,
     project_folders,
     scan_videos,
 )
-from autokr.errors import AutokrError, ConfigError
-from autokr.run_lock import clear_stale_lock
+from autokr.batch.run_lock import clear_stale_lock
+from autokr.core.errors import AutokrError, ConfigError
 
 #: Filesystems where changes made by another machine raise no event here.
 NETWORK_FILESYSTEMS = frozenset(

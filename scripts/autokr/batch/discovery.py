@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from autokr.errors import ConfigError
+from autokr.core.errors import ConfigError
 
 VIDEO_EXTENSIONS = frozenset(
     ".mp4 .mkv .webm .mov .avi .m4v .ts .m2ts .flv .wmv .mpg .mpeg".split()

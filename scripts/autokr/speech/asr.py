@@ -8,14 +8,15 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from autokr import models, progress
-from autokr.devices import Placement
-from autokr.errors import ModelError
-from autokr.hallucinations import GuardOptions, screen_segments
-from autokr.media import SAMPLE_RATE
-from autokr.records import Run, Segment, Span, Transcript, Word
-from autokr.sentences import repeats_itself
-from autokr.switches import fault_switch
+from autokr.batch import progress
+from autokr.core.devices import Placement
+from autokr.core.errors import ModelError
+from autokr.core.records import Run, Segment, Span, Transcript, Word
+from autokr.core.switches import fault_switch
+from autokr.models import locate
+from autokr.speech.hallucinations import GuardOptions, screen_segments
+from autokr.speech.media import SAMPLE_RATE
+from autokr.text.sentences import repeats_itself
 
 log = logging.getLogger("autokr.transcribe")
 
@@ -61,22 +62,22 @@ def load_model(model: str, placement: Placement, cpu_threads: int):
 
     try:
         return WhisperModel(
-            str(models.local_folder(model) or model),
+            str(locate.local_folder(model) or model),
             device=placement.device,
             compute_type=placement.compute_type,
             cpu_threads=cpu_threads,
-            local_files_only=models.offline(),
+            local_files_only=locate.offline(),
         )
     except (OSError, ValueError, RuntimeError) as exc:
         # Hub errors derive from OSError/ValueError; CTranslate2 raises
         # RuntimeError for a folder that holds no model.
-        if models.is_local(model):
+        if locate.is_local(model):
             raise ModelError(
-                f"{model}: not a faster-whisper model folder ({models.first_line(exc)})"
+                f"{model}: not a faster-whisper model folder ({locate.first_line(exc)})"
             ) from None
         if isinstance(exc, RuntimeError):
             raise
-        raise models.not_found(model, "transcribe.model", exc) from None
+        raise locate.not_found(model, "transcribe.model", exc) from None
 
 
 def _decoder_args(options: TranscribeOptions) -> dict[str, Any]:

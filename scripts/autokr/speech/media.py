@@ -8,10 +8,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
-from autokr import mono_wav
-from autokr.errors import MediaError
-from autokr.memory import run_child
-from autokr.switches import hold
+from autokr.core.errors import MediaError
+from autokr.core.memory import run_child
+from autokr.core.switches import hold
+from autokr.speech import mono_wav
 
 SAMPLE_RATE = 16000
 CHANGED = "changed while it was read (still being copied?); run again when it is complete"

@@ -16,11 +16,11 @@ import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
-from autokr import languages
-from autokr.discovery import names_language, sidecar_files, subtitle_tracks
-from autokr.errors import SubtitleError
-from autokr.records import WORDS_FROM_TEXT, Run, Segment, TextSource, Transcript, Word
-from autokr.subtitle_formats import SubtitleText, TextCue, parse_text, read_subtitles
+from autokr.batch.discovery import names_language, sidecar_files, subtitle_tracks
+from autokr.core import languages
+from autokr.core.errors import SubtitleError
+from autokr.core.records import WORDS_FROM_TEXT, Run, Segment, TextSource, Transcript, Word
+from autokr.text.subtitle_formats import SubtitleText, TextCue, parse_text, read_subtitles
 
 MODES = ("auto", "speech", "subtitles")
 #: Subtitle files autokr reads, in the order it prefers them.
@@ -121,7 +121,7 @@ def track_text(video: Path, track: int, codec: str) -> SubtitleText:
     WebVTT, mov_text) is converted to SRT, whose tags ffmpeg keeps and
     ``subtitle_formats`` removes.
     """
-    from autokr.media import ffmpeg_executable
+    from autokr.speech.media import ffmpeg_executable
 
     fmt = "ass" if codec in ("ass", "ssa") else "srt"
     where = f"{video}: subtitle track {track}"

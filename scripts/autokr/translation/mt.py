@@ -24,12 +24,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from autokr import models, progress
-from autokr.devices import Placement, backend_library, check_compute_type
-from autokr.errors import ModelError
-from autokr.records import Retry
-from autokr.sentences import CLAUSE_BREAK, repeats_itself
-from autokr.switches import fault_switch
+from autokr.batch import progress
+from autokr.core.devices import Placement, backend_library, check_compute_type
+from autokr.core.errors import ModelError
+from autokr.core.records import Retry
+from autokr.core.switches import fault_switch
+from autokr.models import locate
+from autokr.text.sentences import CLAUSE_BREAK, repeats_itself
 
 log = logging.getLogger("autokr.translate")
 
@@ -228,7 +229,7 @@ class TransformersTranslator(NllbTranslator):
         self.options = options
         self.device = placement.device
         # One folder for tokenizer and weights: the local one, or the cached download.
-        folder = models.local_folder(options.model) or download_checkpoint(options.model)
+        folder = locate.local_folder(options.model) or download_checkpoint(options.model)
         self.tokenizer = NllbTokenizer(folder, options.model)
         dtype = getattr(torch, placement.compute_type)  # checked by check_compute_type
         try:
@@ -237,7 +238,7 @@ class TransformersTranslator(NllbTranslator):
             )
         except (OSError, ValueError) as exc:
             raise ModelError(
-                f"{options.model}: not an NLLB model folder ({models.first_line(exc)})"
+                f"{options.model}: not an NLLB model folder ({locate.first_line(exc)})"
             ) from None
         self.model = model.to(self.device).eval()
 
@@ -315,7 +316,7 @@ def is_ctranslate2_folder(path: Path) -> bool:
     checkpoint = any(
         f.endswith(".safetensors") or f == single or shard.fullmatch(f)
         for f in files
-        for single, shard, _ in models.WEIGHT_FORMATS
+        for single, shard, _ in locate.WEIGHT_FORMATS
     )
     return "model.bin" in files and not checkpoint
 
@@ -338,7 +339,7 @@ def ctranslate2_model(model: str, compute_type: str = "int8") -> Path:
     nothing. A conversion is written to a temporary folder and renamed when
     whole; temporary folders of killed conversions are removed first.
     """
-    local = models.local_folder(model)
+    local = locate.local_folder(model)
     if local and is_ctranslate2_folder(local):
         return local
     source = local or download_checkpoint(model)
@@ -378,7 +379,7 @@ def convert_checkpoint(source: Path, folder: Path, weights: str, model: str) -> 
             converter.convert(str(tmp), quantization=weights, force=True)
         except (OSError, ValueError, KeyError) as exc:
             raise ModelError(
-                f"{model}: cannot convert to CTranslate2 ({models.first_line(exc)}); "
+                f"{model}: cannot convert to CTranslate2 ({locate.first_line(exc)}); "
                 "set translate.backend: transformers to run it as it is"
             ) from None
         move_into_place(tmp, folder, model)
@@ -395,7 +396,7 @@ def move_into_place(tmp: Path, folder: Path, model: str) -> None:
         if exc.errno in (errno.ENOTEMPTY, errno.EEXIST) and (folder / "model.bin").exists():
             return
         raise ModelError(
-            f"{model}: cannot move the converted model into {folder} ({models.first_line(exc)})"
+            f"{model}: cannot move the converted model into {folder} ({locate.first_line(exc)})"
         ) from None
 
 
@@ -444,7 +445,7 @@ def process_alive(pid: int) -> bool:
 
 def download_checkpoint(model: str) -> Path:
     """The local folder of a Hub NLLB checkpoint, fetched into the cache when missing."""
-    return models.fetch_checkpoint(model, "translate.model")
+    return locate.fetch_checkpoint(model, "translate.model")
 
 
 def compute_type(backend: str, placement: Placement, configured: str = "auto") -> str:

@@ -8,9 +8,9 @@ from datetime import timedelta
 
 import srt
 
-from autokr.layout import Cue, Layout, Rules, wrap
-from autokr.records import Transcript, Translation, write_text_atomic
-from autokr.sentences import SentenceOptions, join_sentences
+from autokr.core.records import Transcript, Translation, write_text_atomic
+from autokr.text.layout import Cue, Layout, Rules, wrap
+from autokr.text.sentences import SentenceOptions, join_sentences
 
 
 @dataclass(frozen=True)

@@ -10,11 +10,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from autokr import languages
-from autokr.devices import backend_library, check_compute_type
-from autokr.errors import ConfigError
+from autokr.core import languages
+from autokr.core.devices import backend_library, check_compute_type
+from autokr.core.errors import ConfigError
 
-SCHEMA = Path(__file__).resolve().parents[2] / "config" / "schema.yaml"
+SCHEMA = Path(__file__).resolve().parents[3] / "config" / "schema.yaml"
 
 
 def load_schema() -> dict[str, Any]:
@@ -245,10 +245,10 @@ def config_from_options(args, keys: list[str], base: dict[str, Any] | None = Non
     checked = validate_config(
         config, check_targets="target_language" in keys or "target_language" in config
     )
-    from autokr import model_choice
+    from autokr.models import choice
 
     steps = tuple(step for step in ("transcribe", "translate") if step in keys)
-    for line in model_choice.resolve(checked, decide=True, path=None, steps=steps):
+    for line in choice.resolve(checked, decide=True, path=None, steps=steps):
         print(line, file=sys.stderr)
     return checked
 

@@ -15,9 +15,9 @@ import logging
 import re
 from pathlib import Path
 
-from autokr import models
-from autokr.errors import RecordError
-from autokr.records import ModelManifest, read_record, write_record
+from autokr.core.errors import RecordError
+from autokr.core.records import ModelManifest, read_record, write_record
+from autokr.models import locate
 
 log = logging.getLogger("autokr")
 
@@ -57,7 +57,7 @@ def weights_needed(backend: str, device: str, compute_type: str) -> list[str]:
     CPU's int8 and CUDA's float16 are made for it (a cluster job asks for a
     GPU and may still land without one). The transformers backend needs none.
     """
-    from autokr.mt import stored_weights
+    from autokr.translation.mt import stored_weights
 
     if backend != "ctranslate2":
         return []
@@ -68,13 +68,13 @@ def weights_needed(backend: str, device: str, compute_type: str) -> list[str]:
 
 def download(kind: str, model: str, into: Path) -> ModelManifest:
     """Fetch a configured model into ``into`` (a local folder is used where it is)."""
-    local = models.local_folder(model)
+    local = locate.local_folder(model)
     if local:
         folder = local.resolve()
     elif kind == "whisper":
         folder = Path(_download_whisper(model, into))
     else:
-        folder = models.fetch_checkpoint(model, KINDS[kind], cache_dir=into)
+        folder = locate.fetch_checkpoint(model, KINDS[kind], cache_dir=into)
     return ModelManifest(model, kind, str(folder), _files(folder))
 
 
@@ -82,9 +82,9 @@ def _download_whisper(model: str, into: Path) -> str:
     from faster_whisper.utils import download_model
 
     try:
-        return download_model(model, cache_dir=str(into), local_files_only=models.offline())
+        return download_model(model, cache_dir=str(into), local_files_only=locate.offline())
     except (OSError, ValueError) as exc:
-        raise models.not_found(model, KINDS["whisper"], exc, into) from None
+        raise locate.not_found(model, KINDS["whisper"], exc, into) from None
 
 
 def convert(checkpoint: ModelManifest, weights: list[str], into: Path) -> ModelManifest:
@@ -94,7 +94,7 @@ def convert(checkpoint: ModelManifest, weights: list[str], into: Path) -> ModelM
     see ``mt.convert_checkpoint``). A folder that is already a CTranslate2
     model is used as it is, for every weight type.
     """
-    from autokr import mt
+    from autokr.translation import mt
 
     source = Path(checkpoint.folder)
     conversions, files = {}, {}
@@ -117,8 +117,8 @@ def folder_for(prepared: dict[str, str], compute_type: str, manifest: str) -> st
     say) loads another conversion: CTranslate2 turns weights into any compute
     type as it loads them.
     """
-    from autokr.errors import ModelError
-    from autokr.mt import stored_weights
+    from autokr.core.errors import ModelError
+    from autokr.translation.mt import stored_weights
 
     weights = stored_weights(compute_type)
     folder = prepared.get(weights) or prepared.get("checkpoint")

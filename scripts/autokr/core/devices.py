@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
-from autokr.errors import ConfigError, OutOfMemory
+from autokr.core.errors import ConfigError, OutOfMemory
 
 DEVICES = ("auto", "cuda", "cpu")
 T = TypeVar("T")

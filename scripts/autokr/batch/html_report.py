@@ -19,11 +19,11 @@ from typing import Any
 
 import yaml
 
-from autokr.errors import AutokrError
-from autokr.records import QA, read_qa, read_transcript, write_text_atomic
-from autokr.subtitles import subtitle_paths
-from autokr.summary import Failure, sort_out
-from autokr.timeline import draw_timeline, read_timeline
+from autokr.batch.summary import Failure, sort_out
+from autokr.batch.timeline import draw_timeline, read_timeline
+from autokr.core.errors import AutokrError
+from autokr.core.records import QA, read_qa, read_transcript, write_text_atomic
+from autokr.text.subtitles import subtitle_paths
 
 #: The batch page (the table of videos, the summary, the config), under the results folder.
 PAGE = Path("report") / "batch.html"

@@ -31,9 +31,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from autokr import languages
-from autokr.errors import AutokrError, RecordError
-from autokr.records import VERSION, read_record, write_record
+from autokr.core import languages
+from autokr.core.errors import AutokrError, RecordError
+from autokr.core.records import VERSION, read_record, write_record
 
 log = logging.getLogger("autokr.publish")
 
@@ -476,7 +476,7 @@ def mux(
     Never over a file that is not autokr's own unchanged muxed copy: one changed
     since (a title fixed with mkvpropedit) is left alone.
     """
-    from autokr.media import ffmpeg_executable
+    from autokr.speech.media import ffmpeg_executable
 
     with manifest_files(manifest) as files:
         problem = _not_ours(out, files, video)
@@ -564,7 +564,7 @@ def _input_streams(video: Path) -> tuple[list[tuple[int, str, str, bool]], float
     the video's clock starts, in seconds (what the subtitles' 0 stands for)."""
     import av
 
-    from autokr.errors import MediaError
+    from autokr.core.errors import MediaError
 
     try:
         with av.open(str(video), metadata_errors="ignore") as container:

@@ -1,0 +1,1 @@
+"""The batch: finding videos, progress, the lock, the summary and report, watching."""

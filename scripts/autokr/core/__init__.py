@@ -1,0 +1,1 @@
+"""Shapes and small shared facts: records, errors, languages, config, devices."""

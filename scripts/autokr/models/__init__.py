@@ -1,0 +1,1 @@
+"""Models: finding their files, the models folder, and ``model: auto``."""

@@ -1,0 +1,1 @@
+"""Subtitles where players find them, and taking them back."""

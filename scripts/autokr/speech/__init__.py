@@ -1,0 +1,1 @@
+"""From a video's sound to a transcript: ffmpeg, faster-whisper, the guards."""

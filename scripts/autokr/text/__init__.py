@@ -1,0 +1,1 @@
+"""Text and its layout: sentences, cues, subtitle files read and written."""

@@ -1,0 +1,1 @@
+"""Translation: the models behind one interface."""
