@@ -9,7 +9,7 @@ TORCH ?= -r requirements-torch.txt
 # Extra arguments for snakemake in `make run`, e.g. ARGS="--configfile mine.yaml"
 ARGS ?=
 
-.PHONY: setup setup-test run watch unpublish models test lint format clean bench
+.PHONY: setup setup-test run watch unpublish models test lint format clean bench docs
 
 setup: $(VENV)/.setup-done
 
@@ -70,6 +70,11 @@ clean:
 	if [ -d results ]; then find results -mindepth 1 -maxdepth 1 ! -name muxed -exec rm -rf {} +; fi
 	rm -rf .snakemake
 	if [ -d results/muxed ]; then echo "make clean: kept results/muxed/ (muxed copies; delete it yourself if you want them gone)"; fi
+
+# docs/config.md, the config reference, from config/schema.yaml (a test fails
+# when it is stale; `scripts/write_config_docs.py --check` says so in one line).
+docs: setup
+	$(BIN)/python scripts/write_config_docs.py
 
 # Speed and memory against bare faster-whisper, and the two translation
 # backends; writes bench/results.md. ARGS="--minutes 3" for a shorter video.
