@@ -12,6 +12,7 @@ from autokr.batch import progress
 from autokr.core.config import (
     audio_param,
     output_settings,
+    run_with,
     source_label,
     target_codes,
     validate_config,

@@ -1,5 +1,12 @@
 # The four steps. Each runs as its own process, so a model's memory (GPU or
 # host) goes back to the system when its job ends.
+#
+# What a step runs with is its params, and only its params. The plain values
+# among them (strings, numbers, lists, dicts) decide reruns: Snakemake compares
+# them with the last run's. `run_with` holds the config the job runs with, as a
+# record, which Snakemake never compares: a setting that only it holds (the
+# device, threads, batch sizes) changes how a job runs, never what it makes, and
+# reruns nothing.
 
 
 # On a cluster the light steps run where Snakemake runs; only the model steps
@@ -28,11 +35,12 @@ rule extract_audio:
         "results/benchmarks/extract_audio/{video}.tsv"
     conda:
         "../envs/extract_audio.yaml"
-    # The step reads audio_track and audio_channels from the config; the
-    # param says when they changed (see autokr.core.config.audio_param).
+    # `audio` is audio_track and audio_channels as the param they have always
+    # been (see autokr.core.config.audio_param), so an update reruns nothing.
     params:
         audio=audio_param(config),
         language=config["source_language"],
+        run_with=run_with(config, "audio_track", "audio_channels"),
     script:
         "../scripts/extract_audio.py"
 
@@ -60,11 +68,13 @@ rule transcribe:
         gpu=gpu_units("transcribe"),
         model_jobs=1,
         attempt=attempt_number,
-    # Only settings that change the transcript are params (so they decide
-    # reruns); the step reads the rest, such as the device, from the config.
+    # `settings`: the transcript-shaping settings not at their defaults.
     params:
         settings=changed_settings("transcribe"),
         language=config["source_language"],
+        run_with=run_with(
+            config, "transcribe", "source_language", "gpus", "model_choice"
+        ),
     script:
         "../scripts/transcribe.py"
 
@@ -84,6 +94,7 @@ rule read_subtitles:
     params:
         language=config["source_language"],
         track=subtitle_track,
+        run_with=run_with(config, "transcribe"),
     script:
         "../scripts/read_subtitles.py"
 
@@ -107,9 +118,13 @@ rule translate:
         gpu=gpu_units("translate"),
         model_jobs=1,
         attempt=attempt_number,
+    # `settings`: the translation-shaping settings not at their defaults.
     params:
         settings=changed_settings("translate"),
         source=config["source_language"],
+        run_with=run_with(
+            config, "translate", "source_language", "gpus", "model_choice"
+        ),
     script:
         "../scripts/translate.py"
 
@@ -137,5 +152,8 @@ rule make_srt:
         bilingual=config["subtitles"]["bilingual"],
         layout=config["subtitles"]["layout"],
         sentences=changed_settings("translate").get("sentences", {}),
+        # translate.sentences, whole: where the sentences the translations
+        # were made of end, to lay the cues out along them.
+        run_with=run_with(config, "translate"),
     script:
         "../scripts/make_srt.py"

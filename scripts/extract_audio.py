@@ -119,9 +119,9 @@ if "snakemake" in globals():
             snakemake.input.video,
             snakemake.output.wav,
             snakemake.output.media,
-            snakemake.config["audio_track"],
+            snakemake.params.run_with.config["audio_track"],
             snakemake.params.language,
-            snakemake.config["audio_channels"],
+            snakemake.params.run_with.config["audio_channels"],
         ),
     )
 elif __name__ == "__main__":

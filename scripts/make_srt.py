@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from autokr.core import languages
-from autokr.core.config import add_config_options, config_from_options, source_label, step_settings
+from autokr.core.config import add_config_options, config_from_options, source_label
 from autokr.core.errors import ConfigError
 from autokr.core.memory import step_memory
 from autokr.core.records import (
@@ -230,7 +230,7 @@ if "snakemake" in globals():
             tuple(p.formats),
             p.bilingual,
             p.layout,
-            SentenceOptions(**step_settings(snakemake.config, "translate")["sentences"]),
+            SentenceOptions(**p.run_with.config["translate"]["sentences"]),
         ),
     )
 elif __name__ == "__main__":

@@ -97,7 +97,7 @@ if "snakemake" in globals():
             snakemake.input.video,
             snakemake.output.transcript,
             snakemake.params.language,
-            snakemake.config["transcribe"]["source"],
+            snakemake.params.run_with.config["transcribe"]["source"],
             published_by_autokr(MANIFEST),
             (str(sidecar) if sidecar else "", snakemake.params.track),
         ),

@@ -181,7 +181,6 @@ def main(argv: list[str] | None = None) -> None:
 # Snakemake runs a script as __main__ too, with `snakemake` already defined.
 if "snakemake" in globals():
     snakemake = globals()["snakemake"]
-    # Params hold only what decides reruns; the step runs with every setting.
     # The model is on disk (download_model): a job never reaches the Hub.
     os.environ["HF_HUB_OFFLINE"] = "1"
     # How far it is, for the terminal (autokr.batch.progress).
@@ -193,7 +192,7 @@ if "snakemake" in globals():
         lambda: transcribe_with_config(
             snakemake.input.audio,
             snakemake.output.transcript,
-            snakemake.config,
+            snakemake.params.run_with.config,
             snakemake.threads,
             Attempt(snakemake.resources.attempt),
             read_record(ModelManifest, snakemake.input.model).folder,

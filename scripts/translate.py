@@ -248,7 +248,6 @@ def main(argv: list[str] | None = None) -> None:
 # Snakemake runs a script as __main__ too, with `snakemake` already defined.
 if "snakemake" in globals():
     snakemake = globals()["snakemake"]
-    # Params hold only what decides reruns; the step runs with every setting.
     # The models are on disk (download_model, convert_model): a job never
     # reaches the Hub and never converts.
     os.environ["HF_HUB_OFFLINE"] = "1"
@@ -263,7 +262,7 @@ if "snakemake" in globals():
             snakemake.input.transcript,
             snakemake.output.translation,
             snakemake.wildcards.lang,
-            snakemake.config,
+            snakemake.params.run_with.config,
             snakemake.threads,
             Attempt(snakemake.resources.attempt),
             prepared_model(snakemake.input.model),

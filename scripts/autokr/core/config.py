@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -147,6 +148,23 @@ RUN_ONLY: dict[str, frozenset[str]] = {
 #: transcribe.source picks read_subtitles or transcribe per video, and a change
 #: reruns only the videos whose rule, and so whose inputs, it changes.
 RULE_CHOICE: dict[str, frozenset[str]] = {"transcribe": frozenset({"source"})}
+
+
+@dataclass(frozen=True)
+class RunWith:
+    """The config a step's job runs with (the keys its rule names, checked and filled).
+
+    A rule hands it to the job as a param. Snakemake decides reruns by comparing
+    the params that are plain values (strings, numbers, lists, dicts) and passes
+    over any other object, so this one decides none: the rule's plain params do.
+    """
+
+    config: dict[str, Any]
+
+
+def run_with(config: dict[str, Any], *keys: str) -> RunWith:
+    """``RunWith`` holding ``keys`` of the (validated) workflow config."""
+    return RunWith({key: copy.deepcopy(config[key]) for key in keys if key in config})
 
 
 def output_settings(config: dict[str, Any], step: str) -> dict[str, Any]:
