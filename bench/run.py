@@ -648,8 +648,20 @@ def main() -> None:
         *startup_lines(plan_s),
         *memory_lines(syn),
     ]
-    Path(args.out).write_text("\n".join(lines), encoding="utf-8")
+    out = Path(args.out)
+    out.write_text("\n".join([*lines, *kept_by_hand(out)]), encoding="utf-8")
     print("\n".join(lines))
+
+
+#: The heading of the section of bench/results.md that a run keeps as it is.
+KEPT_HEADING = "## Figures quoted from earlier runs"
+
+
+def kept_by_hand(results: Path) -> list[str]:
+    """The figures of earlier runs that the docs and the code cite, kept from ``results``."""
+    text = results.read_text(encoding="utf-8") if results.exists() else ""
+    at = text.find(KEPT_HEADING)
+    return ["", *text[at:].rstrip("\n").split("\n"), ""] if at >= 0 else []
 
 
 if __name__ == "__main__":

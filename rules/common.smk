@@ -18,7 +18,8 @@ from autokr.core.config import (
     validate_config,
 )
 from autokr.core.devices import ATTEMPTS
-from autokr.batch.discovery import Scan, ScanRules, scan_videos, skip_subtitled
+from autokr.batch.discovery import Scan, ScanRules, scan_videos
+from autokr.batch.existing_subtitles import skip_subtitled
 from autokr.core.errors import ConfigError, RecordError
 from autokr.core.languages import subtitle_tags
 from autokr.publishing.copies import published_by_autokr
@@ -328,7 +329,7 @@ def check_cluster_resources():
         sys.exit(
             f"autokr: --resources {' '.join(capped)} would cap the whole cluster to "
             "one model job at a time; add --workflow-profile none (profiles/default "
-            "sets them for one machine; see the README, Running on a cluster)"
+            "sets them for one machine; see docs/cluster.md)"
         )
 
 

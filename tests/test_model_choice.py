@@ -8,6 +8,7 @@ from autokr.core.config import validate_config
 from autokr.models import choice
 from autokr.models.choice import Machine, choose
 from autokr.models.store import slug
+from conftest import ROOT
 from runs import copy_project, snakemake
 
 
@@ -138,3 +139,30 @@ def test_the_choice_is_recorded_in_transcript_translation_and_qa(
     report = json.loads(qa.read_text())
     assert report["model_choice"] == {"transcribe": "why Whisper", "translate.ko": "why NLLB"}
     assert report["models"] == {"transcribe": str(whisper_model), "translate.ko": str(nllb_model)}
+
+
+def test_the_docs_table_of_model_auto_is_the_one_autokr_chooses_by():
+    # The thresholds live in autokr.models.choice; docs/models.md shows them to
+    # users, and this keeps the two the same.
+    rows = [
+        [cell.strip().strip("`") for cell in line.strip("|").split("|")]
+        for line in (ROOT / "docs" / "models.md").read_text(encoding="utf-8").splitlines()
+        if line.startswith("| transcribe") or line.startswith("| translate")
+    ]
+    cuda = [(m, f"{gb:g} GB or more") for m, gb in choice.WHISPER_CUDA if m != "small"]
+    assert [(r[2], r[1]) for r in rows if r[0] == "transcribe, CUDA"] == [
+        *cuda,
+        ("small", "less"),
+    ]
+    [ja] = [r for r in rows if "source_language: ja" in r[0]]
+    assert (ja[2], ja[1]) == (
+        choice.WHISPER_CUDA_JA[0][0],
+        f"{choice.WHISPER_CUDA_JA[0][1]:g} GB or more",
+    )
+    [cpu] = [r for r in rows if r[0] == "transcribe, CPU"]
+    assert cpu[1].startswith(f"{choice.MEDIUM_FROM_CPUS} cores or more")
+    big, small = choice.NLLB_CUDA
+    assert [(r[2], r[1]) for r in rows if r[0].startswith("translate")] == [
+        (big[0], f"{big[1]:g} GB or more"),
+        (choice.NLLB_CPU, "otherwise"),
+    ]

@@ -3,8 +3,8 @@
 The Snakefile resolves ``auto`` once per run, before any job (``choose``), and
 records the names and the reasons in ``results/model_choice.json``; the jobs
 then see only the resolved names, so a resolved name, not ``auto``, decides
-reruns and downloads. The tables below are the README's "Models that fit the
-machine" table; change one, change the other.
+reruns and downloads. docs/models.md shows the tables below to users;
+tests/test_model_choice.py keeps the two the same.
 
 On CUDA the choice goes by the free memory of the emptiest usable card (NVML;
 the steps run one after another, so each gets the whole card). On the CPU it
