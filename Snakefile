@@ -29,22 +29,15 @@ rule all:
         publish_targets,
 
 
+# A run's start and end: one call each into autokr.batch.run_hooks, which logs
+# what it does to results/logs/run/.
 onstart:
-    if not record_owner(Path.cwd()):
-        sys.exit(
-            "autokr: another autokr run is working in this folder (make run, make "
-            "watch or make unpublish); run again once it has finished"
-        )
-    check_cluster_resources()
-    record_run_videos()
-    model_choice.record()
+    start_run(Path.cwd(), PLAN, videos_with_work(), MODEL_CHOICES, cluster_caps())
 
 
 onsuccess:
-    report_batch()
-    write_report()
+    end_run(PLAN, config, SOURCE_LABEL, subtitle_files)
 
 
 onerror:
-    report_batch()
-    write_report()
+    end_run(PLAN, config, SOURCE_LABEL, subtitle_files)

@@ -382,7 +382,9 @@ def measure_translation(sentences: list[str], threads: int, beam: int, max_lengt
 
     big = nllb_600m_shape()
     # Converted once, outside the timed runs and in its own process, as the cache does.
-    convert = f"from autokr.translation import mt; mt.ctranslate2_model({str(big)!r})"
+    convert = (
+        f"from autokr.translation import conversion; conversion.ctranslate2_model({str(big)!r})"
+    )
     timed([sys.executable, "-c", convert], env={**os.environ, "PYTHONPATH": str(ROOT / "scripts")})
     speed = {b: translate_speed(b, big, sentences, threads, beam, max_length) for b in mt.BACKENDS}
     for b, r in speed.items():

@@ -7,8 +7,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(workflow.basedir) / "scripts"))
 
-from autokr.models import choice as model_choice
-from autokr.batch import progress
+from autokr.batch.discovery import ScanRules
+from autokr.batch.run_hooks import end_run, start_run
+from autokr.batch.run_plan import RunPlan
 from autokr.core.config import (
     audio_param,
     output_settings,
@@ -18,12 +19,8 @@ from autokr.core.config import (
     validate_config,
 )
 from autokr.core.devices import ATTEMPTS
-from autokr.batch.discovery import Scan, ScanRules, scan_videos
-from autokr.batch.existing_subtitles import skip_subtitled
-from autokr.core.errors import ConfigError, RecordError
-from autokr.core.languages import subtitle_tags
-from autokr.publishing.copies import published_by_autokr
-from autokr.batch.run_lock import record_owner
+from autokr.core.errors import ConfigError
+from autokr.models import choice as model_choice
 from autokr.models.store import (
     converted_path,
     forget_gone,
@@ -31,10 +28,9 @@ from autokr.models.store import (
     slug,
     weights_needed,
 )
+from autokr.publishing.manifest import MANIFEST
+from autokr.publishing.take_back import pending_gone
 from autokr.text.subtitles import subtitle_paths
-from autokr.batch.summary import write_summary
-from autokr.text.text_source import choose_text, describe
-from autokr.publishing.take_back import pending_gone, report_publishing
 
 try:
     config.update(validate_config(config))
@@ -42,8 +38,9 @@ except ConfigError as exc:
     sys.exit(f"autokr: config: {exc}")
 
 # model: auto becomes a model's name here, once per run: the main process
-# chooses and records it; a cluster job reads the record.
-for line in model_choice.resolve(config, decide=workflow.is_main_process):
+# chooses (the run's start records it); a cluster job reads the record.
+MODEL_CHOICES = model_choice.resolve(config, decide=workflow.is_main_process)
+for line in MODEL_CHOICES.lines:
     print(line, file=sys.stderr)
 
 # ~ is the user's home, as in a shell.
@@ -58,8 +55,9 @@ SUBTITLES = subtitle_paths(
     config["subtitles"]["formats"],
     config["subtitles"]["bilingual"],
 )
-# Publishing (rules/publish.smk): what it lists, and what it writes.
-PUBLISH_MANIFEST = "results/published.json"
+# Publishing (rules/publish.smk): its manifest (a string: it is a param, and
+# Snakemake compares only plain values), and what it lists.
+PUBLISH_MANIFEST = str(MANIFEST)
 PUBLISHED_LABELS = [*TARGETS, SOURCE_LABEL]
 # Names this run's removal job (rule unpublish), so each run that needs one has it.
 UNPUBLISH_RUN = time.strftime("%Y%m%d-%H%M%S", time.localtime(RUN_STARTED))
@@ -71,32 +69,6 @@ wildcard_constraints:
     lang="|".join(re.escape(code) for code in TARGETS),
 
 
-_SCAN = []
-
-
-def scan():
-    """The videos folder, scanned once, when a run first needs it.
-
-    Not while the Snakefile is read, so --lint, --unlock and --list-rules work
-    without the folder (an unmounted drive, a fresh clone). A run stops with
-    one line when it is missing or empty; a dry run says so and plans nothing.
-    """
-    if not _SCAN:
-        try:
-            found = skip_existing(
-                scan_videos(config["videos"], scan_rules(), Path.cwd())
-            )
-        except (ConfigError, RecordError) as exc:
-            if not workflow.dryrun:
-                sys.exit(f"autokr: {exc}")
-            print(f"autokr: {exc}", file=sys.stderr)
-            found = Scan({}, [])
-        for skipped in found.skipped:
-            print(f"autokr: {skipped.path}: skipped: {skipped.reason}", file=sys.stderr)
-        _SCAN.append(found)
-    return _SCAN[0]
-
-
 def scan_rules():
     """What the scan leaves out: the project's own folders (a videos folder that holds
     the project), files the watch says are still being written, and names too long
@@ -106,15 +78,22 @@ def scan_rules():
     return ScanRules.for_project(Path.cwd(), config["models_dir"], suffixes)
 
 
-def skip_existing(found):
-    """With skip_existing, the scan less the videos that have subtitles in every target
-    language already, beside them or inside them (never counting autokr's own)."""
-    # In the main process only: a cluster job's own Snakemake needs no scan of
-    # the library (and a video subtitled meanwhile must not fail its job).
-    if not config["skip_existing"] or not workflow.is_main_process:
-        return found
-    wanted = {code: subtitle_tags(code) for code in TARGETS}
-    return skip_subtitled(found, wanted, published_by_autokr(PUBLISH_MANIFEST))
+# What this run works on: its videos and their text sources, each looked at once
+# when first needed (never while the Snakefile is read). The input functions, and
+# the run's start and end, all ask this one object.
+PLAN = RunPlan(
+    config,
+    scan_rules(),
+    TARGETS,
+    main_process=workflow.is_main_process,
+    dry_run=workflow.dryrun,
+    started=RUN_STARTED,
+)
+
+
+def scan():
+    """The run's videos (see autokr.batch.run_plan)."""
+    return PLAN.scan()
 
 
 def publish_targets(wildcards):
@@ -163,37 +142,12 @@ def subtitle_files(video):
 
 def video_path(wildcards):
     """The input file of a video id."""
-    try:
-        return str(scan().videos[wildcards.video])
-    except KeyError:
-        raise ValueError(
-            f"autokr: no input for video {wildcards.video!r} in {config['videos']}"
-        ) from None
-
-
-_TEXT_SOURCES = {}
-_PUBLISHED = []
+    return str(PLAN.video(wildcards.video))
 
 
 def text_source(wildcards):
-    """Where a video's transcript text comes from under transcribe.source: its own
-    subtitles, or speech. Looked at once per run; the main process says, one line
-    each, which subtitles it passed over and why."""
-    video = wildcards.video
-    if video not in _TEXT_SOURCES:
-        if not _PUBLISHED:
-            _PUBLISHED.append(published_by_autokr(PUBLISH_MANIFEST))
-        found = choose_text(
-            Path(video_path(wildcards)),
-            config["source_language"],
-            config["transcribe"]["source"],
-            _PUBLISHED[0],
-        )
-        then = "transcribing its speech" if found.kind == "speech" else describe(found)
-        for line in found.skipped if workflow.is_main_process else ():
-            print(f"autokr: {line}; passed over ({then})", file=sys.stderr)
-        _TEXT_SOURCES[video] = found
-    return _TEXT_SOURCES[video]
+    """Where a video's transcript text comes from: its own subtitles, or speech."""
+    return PLAN.text_source(wildcards.video)
 
 
 #: read_subtitles' input for a video whose text comes from speech: a file that no
@@ -262,6 +216,9 @@ def model_manifests():
 
 # A manifest whose model folder was deleted goes, so the model is fetched (or
 # converted) again; in the main process only, before the job graph is built.
+# The one write while the Snakefile is read, and on purpose: Snakemake plans by
+# which files exist, so only a manifest gone by then has its model fetched in
+# this run. It removes nothing but autokr's record of a folder already gone.
 if workflow.is_main_process:
     for line in forget_gone([*model_manifests(), model_manifest("nllb")]):
         print(f"autokr: {line}", file=sys.stderr)
@@ -306,52 +263,19 @@ def subtitle_prefix(wildcards):
     return f"results/subtitles/{wildcards.video}"
 
 
-def record_run_videos():
-    """Tell the progress display which videos this run has work for (autokr.batch.progress)."""
+def videos_with_work():
+    """The videos this run has jobs for (for the progress display)."""
     jobs = workflow.dag.needrun_jobs() if workflow.dag else []
-    videos = {job.wildcards_dict.get("video") for job in jobs}
-    progress.write_run(sorted(video for video in videos if video))
+    return sorted({job.wildcards_dict.get("video") for job in jobs} - {None})
 
 
-def check_cluster_resources():
-    """Stop a cluster run that profiles/default caps to one model job at a time.
+def cluster_caps():
+    """The one-machine resources profiles/default gives a run that is on a cluster.
 
     Snakemake loads profiles/default (--resources gpu=1 model_jobs=1) beside
     --profile profiles/slurm; on a cluster those caps hold for the whole
-    cluster. Known only once the executor is set, so it is checked at onstart.
+    cluster. Known only once the executor is set, so asked at the run's start.
     """
-    # At onstart, not while the Snakefile is read: only then is the executor
-    # known. The lock is taken by then; exiting here releases it.
-    capped = [
-        name for name in ("gpu", "model_jobs") if name in workflow.global_resources
-    ]
-    if workflow.non_local_exec and capped:
-        sys.exit(
-            f"autokr: --resources {' '.join(capped)} would cap the whole cluster to "
-            "one model job at a time; add --workflow-profile none (profiles/default "
-            "sets them for one machine; see docs/cluster.md)"
-        )
-
-
-def report_batch():
-    """Write and print results/summary.md: what finished, what was skipped, what failed.
-
-    Not for a run that never needed the videos (`make models`, say).
-    """
-    if not _SCAN:
-        return
-    found = scan()
-    replaced = []
-    text = write_summary(
-        Path("results"),
-        found.videos,
-        TARGETS,
-        found.skipped,
-        RUN_STARTED,
-        subtitles=subtitle_files,
-        outdated=replaced,
-    )
-    # The end of a run holds the lock: copies beside videos that are gone, and
-    # beside those whose subtitles went with their replaced file, are taken back.
-    text = report_publishing(Path("results"), text, found.videos, RUN_STARTED, replaced)
-    print(text, file=sys.stderr)
+    if not workflow.non_local_exec:
+        return []
+    return [name for name in ("gpu", "model_jobs") if name in workflow.global_resources]

@@ -13,7 +13,7 @@ localrules:
 
 
 # The muxed copy is no output: Snakemake would delete it before the job runs
-# again, even when someone has changed it since (autokr/publishing/copies.py replaces
+# again, even when someone has changed it since (autokr/publishing/mux.py replaces
 # only its own, unchanged).
 rule publish:
     input:

@@ -2,7 +2,7 @@
 # of videos, the summary, the config) and each video's timeline plot, which the
 # end of every run writes (autokr/batch/html_report.py says why no job makes them).
 # Captions are in report/.
-from autokr.batch.html_report import PAGE, timeline_path, write_report_files
+from autokr.batch.html_report import PAGE, timeline_path
 
 # Resolved here, where the workflow knows this file's folder: a caption given
 # to report() inside an input function must already be a workflow path.
@@ -38,24 +38,3 @@ def report_inputs(wildcards):
 def for_report(path, category, labels, caption):
     """``path`` marked for the report, in ``category``, with its labels and caption."""
     return report(str(path), caption=caption, category=category, labels=labels)
-
-
-def write_report():
-    """At the end of a run, after the summary: the batch page and the timeline plots.
-
-    A plot that cannot be drawn is left out with one line; the run's outcome
-    stays the summary's.
-    """
-    if not _SCAN:
-        return
-    found = scan()
-    problems = write_report_files(
-        Path("results"),
-        found.videos,
-        config,
-        SOURCE_LABEL,
-        TARGETS,
-        RUN_STARTED,
-    )
-    for line in problems:
-        print(line, file=sys.stderr)

@@ -11,7 +11,8 @@ import argparse
 import os
 from pathlib import Path
 
-from autokr.core.records import ModelManifest, read_record
+from autokr.core.record_files import read_record
+from autokr.core.records import ModelManifest
 from autokr.core.steps import run_step, snakemake_log
 from autokr.models import store
 
@@ -30,7 +31,9 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("checkpoint", help="manifest written by download_model")
     parser.add_argument("manifest")
-    parser.add_argument("weights", nargs="+", help="int8, float16, ... (see mt.stored_weights)")
+    parser.add_argument(
+        "weights", nargs="+", help="int8, float16, ... (see conversion.stored_weights)"
+    )
     parser.add_argument("--log", help="also write the log to this file")
     args = parser.parse_args(argv)
     run_step(

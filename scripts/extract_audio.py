@@ -5,80 +5,10 @@ Under Snakemake: rule ``extract_audio``. By hand:
 """
 
 import argparse
-import logging
-import os
-import socket
-import time
 
-from autokr.core import languages
 from autokr.core.config import add_config_options, config_from_options
-from autokr.core.errors import MediaError
-from autokr.core.memory import step_memory
-from autokr.core.records import Media, Run, Span, write_record
 from autokr.core.steps import run_step, snakemake_log
-from autokr.speech.media import extract_audio
-
-log = logging.getLogger("autokr.extract_audio")
-
-
-def extract(
-    video: str,
-    wav: str,
-    media_json: str | None = None,
-    track: int | str = "auto",
-    source_language: str = "auto",
-    channels: str = "auto",
-) -> None:
-    """Extract one audio track of ``video`` to ``wav``; describe the input in JSON.
-
-    ``track`` is an audio track number or ``auto`` (the track tagged with the
-    source language, else the first); ``channels`` which of its channels to
-    hear (``auto``: the centre channel of surround sound, else all).
-    """
-    started = time.time()
-    try:
-        stat = os.stat(video)
-    except OSError as exc:
-        raise MediaError(f"{video}: {exc.strerror.lower()}") from None
-    tags = languages.track_tags(source_language) if source_language != "auto" else frozenset()
-    done = extract_audio(video, wav, track, tags, channels)
-    info, chosen = done.probe, done.track
-    log.info(
-        "wrote %s from audio track %d of %d (%s, %s), starting %.2f s in",
-        wav,
-        chosen.number,
-        info.audio_streams,
-        chosen.language or "untagged",
-        done.heard,
-        chosen.start - info.start,
-    )
-    if done.note:
-        log.warning("%s: %s", video, done.note)
-    for start, end in done.holes:
-        log.warning(
-            "%s: no audio for %.2f s at %.2f s (a hole in the track): filled with silence",
-            video,
-            end - start,
-            start,
-        )
-    if media_json:
-        record = Media(
-            source=str(video),
-            size=stat.st_size,
-            mtime=stat.st_mtime,
-            duration=info.duration or 0.0,
-            frame_rate=info.frame_rate,
-            audio_streams=info.audio_streams,
-            run=Run("cpu", "", started, time.time(), socket.gethostname(), **step_memory()),
-            audio_track=chosen.number,
-            audio_language=chosen.language,
-            audio_offset=round(max(chosen.start - info.start, 0.0), 3),
-            audio_channels=done.heard,
-            audio_channels_note=done.note,
-            audio_holes=tuple(Span(start, end) for start, end in done.holes),
-        )
-        write_record(record, media_json)
-
+from autokr.speech.audio_extraction import extract_and_describe
 
 #: The config keys this step reads; each is an option when it runs by hand.
 KEYS = ["source_language", "audio_track", "audio_channels"]
@@ -96,33 +26,38 @@ def main(argv: list[str] | None = None) -> None:
 
     def work() -> None:
         config = config_from_options(args, KEYS)
-        extract(
+        extract_and_describe(
             args.video,
             args.wav,
             args.media,
-            config["audio_track"],
-            config["source_language"],
-            config["audio_channels"],
+            track=config["audio_track"],
+            source_language=config["source_language"],
+            channels=config["audio_channels"],
         )
 
     run_step("extract_audio", args.video, args.log, work)
 
 
-# Snakemake runs a script as __main__ too, with `snakemake` already defined.
-if "snakemake" in globals():
-    snakemake = globals()["snakemake"]
+def run_under_snakemake(snakemake) -> None:
+    """The rule: its input and outputs, and its settings from its params only."""
+    p = snakemake.params
     run_step(
         "extract_audio",
         snakemake.wildcards.video,
         snakemake_log(snakemake),
-        lambda: extract(
+        lambda: extract_and_describe(
             snakemake.input.video,
             snakemake.output.wav,
             snakemake.output.media,
-            snakemake.params.run_with.config["audio_track"],
-            snakemake.params.language,
-            snakemake.params.run_with.config["audio_channels"],
+            track=p.run_with.config["audio_track"],
+            source_language=p.language,
+            channels=p.run_with.config["audio_channels"],
         ),
     )
+
+
+# Snakemake runs a script as __main__ too, with `snakemake` already defined.
+if "snakemake" in globals():
+    run_under_snakemake(globals()["snakemake"])
 elif __name__ == "__main__":
     main()

@@ -12,48 +12,10 @@ results/, never over the video itself); results/published.json records them.
 import argparse
 from pathlib import Path
 
-from autokr.core.records import read_qa, write_record
+from autokr.core.records import read_qa
 from autokr.core.steps import run_step, snakemake_log
-from autokr.publishing.copies import (
-    MANIFEST,
-    Outcome,
-    PublishRecord,
-    check_mux_target,
-    mux,
-    publish_next_to_video,
-    subtitles_to_publish,
-)
-
-
-def publish(
-    video_id: str,
-    video: str,
-    files: list[tuple[str, str]],
-    targets: list[str],
-    kinds: list[str],
-    record: str | None = None,
-    detected: str | None = None,
-    muxed: str | None = None,
-    manifest: str = str(MANIFEST),
-) -> list[Outcome]:
-    """Publish one video's subtitles as ``kinds`` asks; write what became of each file to
-    ``record``.
-
-    ``files`` pairs each subtitle file's label with its path; ``detected`` is
-    the language Whisper heard, for the ``orig`` label of source_language: auto.
-    """
-    if "mux" in kinds and muxed:
-        check_mux_target(Path(muxed), Path(video))
-    subtitles = subtitles_to_publish(files, targets, detected)
-    outcomes: list[Outcome] = []
-    # The copies first: they are quick, and recorded even if muxing then fails.
-    if "next_to_video" in kinds:
-        outcomes += publish_next_to_video(video_id, Path(video), subtitles, manifest)
-    if "mux" in kinds and muxed:
-        outcomes.append(mux(video_id, Path(video), subtitles, Path(muxed), manifest))
-    if record:
-        write_record(PublishRecord(video_id, tuple(outcomes), {"publish": list(kinds)}), record)
-    return outcomes
+from autokr.publishing.jobs import publish_video
+from autokr.publishing.manifest import MANIFEST
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -87,12 +49,12 @@ def main(argv: list[str] | None = None) -> None:
         "publish",
         args.video,
         args.log,
-        lambda: publish(
-            Path(args.video).stem,
-            args.video,
-            files,
-            targets,
-            kinds,
+        lambda: publish_video(
+            video_id=Path(args.video).stem,
+            video=args.video,
+            files=files,
+            targets=targets,
+            kinds=kinds,
             detected=args.detected,
             muxed=args.mux,
             manifest=args.manifest,
@@ -108,16 +70,16 @@ if "snakemake" in globals():
         "publish",
         snakemake.wildcards.video,
         snakemake_log(snakemake),
-        lambda: publish(
-            snakemake.wildcards.video,
-            snakemake.input.video,
-            list(zip(p.labels, snakemake.input.subtitles, strict=True)),
-            p.targets,
-            p.kinds,
-            snakemake.output.record,
-            read_qa(snakemake.input.qa).language,
-            p.muxed or None,
-            p.manifest,
+        lambda: publish_video(
+            video_id=snakemake.wildcards.video,
+            video=snakemake.input.video,
+            files=list(zip(p.labels, snakemake.input.subtitles, strict=True)),
+            targets=p.targets,
+            kinds=p.kinds,
+            record=snakemake.output.record,
+            detected=read_qa(snakemake.input.qa).language,
+            muxed=p.muxed or None,
+            manifest=p.manifest,
         ),
     )
 elif __name__ == "__main__":

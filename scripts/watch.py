@@ -10,7 +10,8 @@ has stopped changing for the settle time; then Snakemake runs, one run at a
 time, with the same arguments each time; a run that fails is tried again
 later. Ctrl-C (or SIGTERM) stops it cleanly:
 a run in progress is interrupted as Ctrl-C interrupts `make run`, and waited
-for. See autokr/batch/watcher.py for what is watched and what is left out.
+for. See autokr/batch/watcher.py for how, and autokr/batch/watched_files.py for what
+is watched and what is left out.
 """
 
 from __future__ import annotations
@@ -21,11 +22,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import yaml
-
-from autokr.batch.watcher import WatchOptions, say_on_stderr, watch_folder
-from autokr.core.config import read_config
-from autokr.core.errors import ConfigError
+from autokr.batch.file_events import WatchOptions
+from autokr.batch.watcher import watch_videos
 
 
 def parse_args(argv: list[str]) -> tuple[WatchOptions, list[str]]:
@@ -68,55 +66,10 @@ def parse_args(argv: list[str]) -> tuple[WatchOptions, list[str]]:
     return options, rest
 
 
-def configured(args: list[str], keys: tuple[str, ...] = ("videos", "models_dir")) -> dict:
-    """The settings ``keys`` the run will use, as Snakemake reads the config from ``args``."""
-    parser = argparse.ArgumentParser(add_help=False)
-    parser.add_argument("--configfile", "--configfiles", nargs="+", action="extend", default=[])
-    parser.add_argument("--config", "-C", nargs="+", action="extend", default=[])
-    known, _ = parser.parse_known_args(args)
-    config = read_config(known.configfile)
-    found = {key: str(config[key]) for key in keys}
-    for item in known.config:  # the last --config item wins, as in Snakemake
-        key, _, value = item.partition("=")
-        if key in found:
-            try:
-                found[key] = str(yaml.safe_load(value))
-            except yaml.YAMLError:  # Snakemake takes a value that is no YAML as text
-                found[key] = value
-    return found
-
-
-def configured_videos(args: list[str]) -> str:
-    """The videos folder the run will scan, as Snakemake reads the config from ``args``."""
-    return configured(args, ("videos",))["videos"]
-
-
 def main(argv: list[str] | None = None) -> int:
     """Watch the videos folder until stopped; 0 on a clean stop."""
     options, args = parse_args(list(sys.argv[1:] if argv is None else argv))
-    try:
-        settings = configured(args)
-    except ConfigError as exc:
-        say_on_stderr(f"config: {exc}")
-        return 1
-    except yaml.YAMLError as exc:
-        say_on_stderr(f"config: {' '.join(str(exc).split())}")
-        return 1
-    except OSError as exc:
-        say_on_stderr(f"config: {exc.filename}: {exc.strerror}")
-        return 1
-    videos = settings["videos"]
-    folder = Path(videos)
-    if not folder.is_dir():
-        say_on_stderr(
-            f"{videos}: videos folder not found (create it, or set 'videos' in the config)"
-        )
-        return 1
-    snakemake = Path(sys.executable).parent / "snakemake"
-    command = [str(snakemake), *args]
-    return watch_folder(
-        folder, videos, Path.cwd(), command, options, models_dir=settings["models_dir"]
-    )
+    return watch_videos(args, options, Path.cwd())
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ import srt
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from autokr.core.record_files import write_record
 from autokr.core.records import (
     Cue as TranslatedCue,
 )
@@ -24,12 +25,11 @@ from autokr.core.records import (
     Translation,
     Word,
     read_qa,
-    write_record,
 )
 from autokr.text.layout import Cue, lay_out, rules_for
+from autokr.text.make_subtitles import rules_key
 from autokr.text.subtitles import compose_bilingual, compose_srt, compose_vtt, subtitle_paths
 from conftest import ROOT
-from make_srt import _rules_key
 
 KO, JA = rules_for("ko"), rules_for("ja")
 RUN = Run("cpu", "int8", 0, 1)
@@ -69,7 +69,7 @@ def test_a_piece_that_got_no_translation_makes_no_subtitle():
     [("zh", 16), ("zho_Hans", 16), ("zho_Hant", 16), ("yue", 16), ("yue_Hant", 16), ("th", 35)],
 )
 def test_a_target_label_picks_its_language_rules(label, width):
-    assert rules_for(_rules_key(label)).max_width == width
+    assert rules_for(rules_key(label)).max_width == width
 
 
 def test_bilingual_puts_source_lines_over_target_lines():

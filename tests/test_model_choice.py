@@ -47,13 +47,13 @@ def test_auto_is_resolved_once_recorded_and_kept_while_it_fits(tmp_path, monkeyp
     free = {"gb": 5.0}
     monkeypatch.setattr(choice, "free_card_memory_gb", lambda gpus=None: free["gb"])
     config = config_with(source_language="auto", transcribe={"model": "auto", "device": "cuda"})
-    lines = choice.resolve(config, decide=True, path=str(path))
+    made = choice.resolve(config, decide=True, path=str(path))
     assert not path.exists()  # recorded only once a run starts
-    choice.record()
+    made.record()
     assert config["transcribe"]["model"] == "turbo"
     assert config["model_choice"] == {"transcribe": "5.0 GB free on the card; turbo needs 3.5"}
     assert "transcribe" not in config["translate"] and "model_choice" not in config["transcribe"]
-    assert lines == [
+    assert made.lines == [
         "autokr: transcribe.model auto: turbo (5.0 GB free on the card; turbo needs 3.5)"
     ]
     written = path.stat().st_mtime_ns
@@ -61,8 +61,7 @@ def test_auto_is_resolved_once_recorded_and_kept_while_it_fits(tmp_path, monkeyp
     # library is not redone because another program freed memory.
     free["gb"] = 20.0
     again = config_with(source_language="auto", transcribe={"model": "auto", "device": "cuda"})
-    choice.resolve(again, decide=True, path=str(path))
-    choice.record()
+    choice.resolve(again, decide=True, path=str(path)).record()
     assert again["transcribe"]["model"] == "turbo" and path.stat().st_mtime_ns == written
     # A cluster job on its node reads what the run decided, whatever its card.
     free["gb"] = 80.0
@@ -72,8 +71,7 @@ def test_auto_is_resolved_once_recorded_and_kept_while_it_fits(tmp_path, monkeyp
     # Too little room for it now: chosen again.
     free["gb"] = 2.0
     low = config_with(source_language="auto", transcribe={"model": "auto", "device": "cuda"})
-    choice.resolve(low, decide=True, path=str(path))
-    choice.record()
+    choice.resolve(low, decide=True, path=str(path)).record()
     assert low["transcribe"]["model"] == "small"
     assert json.loads(path.read_text())["transcribe"]["model"] == "small"
 
@@ -82,15 +80,15 @@ def test_an_explicit_large_model_on_the_cpu_says_how_long(monkeypatch):
     monkeypatch.setattr(choice, "free_card_memory_gb", lambda gpus=None: None)
     monkeypatch.setattr(choice.os, "cpu_count", lambda: 4)
     config = config_with(transcribe={"model": "large-v3"})
-    [line] = choice.resolve(config, decide=True, path=None)
+    [line] = choice.resolve(config, decide=True, path=None).lines
     # Whisper base: 36.1 s per 600 s on 2 cores (bench); large-v3 20.9 times that,
     # on 4 cores: 0.63 s per second of audio, 38 minutes per hour.
     assert line.startswith("autokr: transcribe.model large-v3 will run on the CPU")
     assert "about 38 minutes per hour of audio with 4 cores" in line
-    assert choice.resolve(config_with(transcribe={"model": "small"}), True, None) == []
+    assert choice.resolve(config_with(transcribe={"model": "small"}), True, None).lines == []
     # With a card, nothing to say.
     monkeypatch.setattr(choice, "free_card_memory_gb", lambda gpus=None: 20.0)
-    assert choice.resolve(config_with(transcribe={"model": "large-v3"}), True, None) == []
+    assert choice.resolve(config_with(transcribe={"model": "large-v3"}), True, None).lines == []
 
 
 @pytest.mark.workflow
@@ -161,7 +159,7 @@ def test_the_docs_table_of_model_auto_is_the_one_autokr_chooses_by():
     )
     [cpu] = [r for r in rows if r[0] == "transcribe, CPU"]
     assert cpu[1].startswith(f"{choice.MEDIUM_FROM_CPUS} cores or more")
-    big, small = choice.NLLB_CUDA
+    big = choice.NLLB_CUDA[0]
     assert [(r[2], r[1]) for r in rows if r[0].startswith("translate")] == [
         (big[0], f"{big[1]:g} GB or more"),
         (choice.NLLB_CPU, "otherwise"),

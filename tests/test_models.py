@@ -14,7 +14,7 @@ from huggingface_hub.utils import filter_repo_objects
 
 from autokr.core.errors import ModelError
 from autokr.models import locate
-from autokr.translation import mt
+from autokr.translation import conversion
 from conftest import ROOT
 
 HUB_FILES = json.loads(
@@ -167,7 +167,7 @@ def test_a_download_asks_the_hub_for_the_chosen_files_only(tmp_path, monkeypatch
 
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     monkeypatch.setattr(huggingface_hub, "snapshot_download", snapshot_download)
-    folder = mt.download_checkpoint("facebook/nllb-200-distilled-600M")
+    folder = conversion.download_checkpoint("facebook/nllb-200-distilled-600M")
     assert asked == [locate.checkpoint_files(listing)]
     assert (folder / "pytorch_model.bin").exists() and not (folder / "README.md").exists()
 
@@ -191,19 +191,19 @@ def test_offline_a_cached_snapshot_without_weights_is_not_found(tmp_path, monkey
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     snapshot = fake_cache(tmp_path, "org/nllb", ["config.json", "tokenizer.json"])
     with pytest.raises(ModelError) as caught:
-        mt.download_checkpoint("org/nllb")
+        conversion.download_checkpoint("org/nllb")
     message = str(caught.value)
     assert "'org/nllb' (translate.model)" in message and str(tmp_path) in message
     assert "holds no weights" in message and "make models" in message
     (snapshot / "pytorch_model.bin").touch()
-    assert mt.download_checkpoint("org/nllb") == snapshot
+    assert conversion.download_checkpoint("org/nllb") == snapshot
 
 
 def test_offline_a_model_never_downloaded_is_not_found(tmp_path, monkeypatch):
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(ModelError, match=r"'org/absent' \(translate.model\) is not a local folder"):
-        mt.download_checkpoint("org/absent")
+        conversion.download_checkpoint("org/absent")
 
 
 def test_a_converted_folder_is_told_from_checkpoints(tmp_path):
@@ -214,7 +214,7 @@ def test_a_converted_folder_is_told_from_checkpoints(tmp_path):
             (path / f).touch()
         return path
 
-    assert mt.is_ctranslate2_folder(folder("ct2", ["model.bin", "config.json"]))
+    assert conversion.is_ctranslate2_folder(folder("ct2", ["model.bin", "config.json"]))
     for name, files in {
         "bin": ["pytorch_model.bin"],
         "bin-shards": ["pytorch_model-00001-of-00002.bin", "pytorch_model.bin.index.json"],
@@ -222,5 +222,7 @@ def test_a_converted_folder_is_told_from_checkpoints(tmp_path):
         "st": ["model.safetensors"],
     }.items():
         # model.bin beside checkpoint weights: a checkpoint (with a stray file), not converted.
-        assert not mt.is_ctranslate2_folder(folder(name, ["model.bin", "config.json", *files]))
-    assert not mt.is_ctranslate2_folder(tmp_path / "missing")
+        assert not conversion.is_ctranslate2_folder(
+            folder(name, ["model.bin", "config.json", *files])
+        )
+    assert not conversion.is_ctranslate2_folder(tmp_path / "missing")

@@ -17,9 +17,13 @@ import srt
 import yaml
 
 import assets
-from autokr.batch.discovery import scan_videos, skip_subtitled
+from autokr.batch.discovery import scan_videos
+from autokr.batch.existing_subtitles import skip_subtitled
 from autokr.core import languages
-from autokr.publishing.copies import Subtitle, file_sha256, mux, publish_next_to_video
+from autokr.publishing.beside_video import publish_next_to_video
+from autokr.publishing.manifest import file_sha256
+from autokr.publishing.mux import mux
+from autokr.publishing.subtitle_choice import Subtitle
 from autokr.publishing.take_back import (
     pending_gone,
     unpublish_gone,

@@ -14,9 +14,14 @@ import pytest
 from autokr.core.config import output_settings, validate_config
 from autokr.core.errors import ConfigError, SubtitleError
 from autokr.core.records import WORDS_FROM_TEXT, read_transcript
-from autokr.text.text_source import choose_text, describe, read_text, speech_source
+from autokr.text.text_source import (
+    choose_text,
+    describe,
+    read_text,
+    read_video_subtitles,
+    speech_source,
+)
 from conftest import ROOT
-from read_subtitles import read_video_subtitles
 from speech import PAIRS
 from subtitle_media import ASS_COMMENT, ASS_TRACK, SRT_TRACK, srt_text, subtitled_videos
 

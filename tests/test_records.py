@@ -5,6 +5,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from autokr.core.errors import RecordError
+from autokr.core.record_files import write_record
 from autokr.core.records import (
     Cue,
     Run,
@@ -14,7 +15,6 @@ from autokr.core.records import (
     Word,
     read_transcript,
     read_translation,
-    write_record,
 )
 
 RUN = Run("cpu", "int8", 1.0, 2.0, "host")

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from autokr.batch.run_lock import OWNER, clear_stale_lock
-from autokr.core import records
+from autokr.core import record_files
 from autokr.models.store import slug
 from runs import (
     configure,
@@ -38,12 +38,12 @@ def test_two_writers_of_one_file_never_write_into_each_other(tmp_path, monkeypat
     real_replace = os.replace
 
     def another_writer_first(src, dst):
-        monkeypatch.setattr(records.os, "replace", real_replace)
-        records.write_text_atomic(path, "theirs\n")
+        monkeypatch.setattr(record_files.os, "replace", real_replace)
+        record_files.write_text_atomic(path, "theirs\n")
         real_replace(src, dst)
 
-    monkeypatch.setattr(records.os, "replace", another_writer_first)
-    records.write_text_atomic(path, "ours\n")
+    monkeypatch.setattr(record_files.os, "replace", another_writer_first)
+    record_files.write_text_atomic(path, "ours\n")
     assert path.read_text(encoding="utf-8") == "ours\n"  # whole, and the last one
     assert [p.name for p in tmp_path.iterdir()] == ["manifest.json"]
 
@@ -52,9 +52,9 @@ def test_a_write_that_fails_leaves_no_temporary_file(tmp_path, monkeypatch):
     def full_disk(src, dst):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(records.os, "replace", full_disk)
+    monkeypatch.setattr(record_files.os, "replace", full_disk)
     with pytest.raises(OSError, match="No space left"):
-        records.write_text_atomic(tmp_path / "qa.json", "{}\n")
+        record_files.write_text_atomic(tmp_path / "qa.json", "{}\n")
     assert list(tmp_path.iterdir()) == []
 
 

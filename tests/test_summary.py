@@ -6,7 +6,8 @@ from pathlib import Path
 
 from autokr.batch.discovery import Skipped
 from autokr.batch.summary import summarise
-from autokr.core.records import QA, Decision, Span, write_record
+from autokr.core.record_files import write_record
+from autokr.core.records import QA, Decision, Span
 
 
 def write_qa(results: Path, video: str, breaks: list[dict]) -> None:

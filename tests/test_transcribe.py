@@ -8,6 +8,7 @@ from autokr.core.errors import ModelError
 from autokr.core.records import Segment, Span, Word, read_transcript
 from autokr.speech import asr
 from autokr.speech.hallucinations import is_silence_phrase, screen_segments
+from autokr.speech.segments import CLIP_PAD, merge_segments, split_at_pauses, uncovered_speech
 from conftest import GROUPS, ROOT
 from speech import kana_cer
 
@@ -72,7 +73,7 @@ def test_a_batched_segment_is_split_where_its_words_are_far_apart():
         Word(1801, 1802, "です", 0.9),
     )
     seg = Segment(300, 1802, "本です。海です", 0.01, -0.2, 1.1, words)
-    parts = asr.split_at_pauses(seg)
+    parts = split_at_pauses(seg)
     assert [(p.start, p.end, p.text) for p in parts] == [
         (300, 301, "本です。"),
         (1800, 1802, "海です"),
@@ -80,7 +81,7 @@ def test_a_batched_segment_is_split_where_its_words_are_far_apart():
     edited = Segment(
         300, 1802, "山です", 0.01, -0.2, 1.1, words
     )  # text no longer matches its words
-    assert asr.split_at_pauses(edited) == [edited]
+    assert split_at_pauses(edited) == [edited]
 
 
 def test_redecoding_triggers():
@@ -207,10 +208,10 @@ def test_uncovered_speech_is_speech_with_no_word_on_it():
     words = (Word(0.1, 1.0, "は", 0.9), Word(1.1, 2.9, "い", 0.9), Word(5.1, 5.5, "え", 0.9))
     segments = [Segment(0.1, 5.5, "はいえ", 0.01, -0.2, 1.1, words)]
     # 5.7-9.0 has no word; 10.0-10.8 is too short to count; 0-3 is covered.
-    assert asr.uncovered_speech(speech, segments) == [Span(5.7, 9.0)]
+    assert uncovered_speech(speech, segments) == [Span(5.7, 9.0)]
     # A segment without word timings covers its whole span.
     bare = [Segment(0.0, 9.0, "はい", 0.01, -0.2, 1.1)]
-    assert asr.uncovered_speech(speech, bare) == []
+    assert uncovered_speech(speech, bare) == []
 
 
 def test_a_recovered_sentence_goes_in_by_word_time():
@@ -218,7 +219,7 @@ def test_a_recovered_sentence_goes_in_by_word_time():
     last = (Word(9.0, 9.5, "夜", 0.9), Word(9.5, 10.0, "です。", 0.9))
     glued = Segment(0.2, 10.0, "朝です。夜です。", 0.01, -0.2, 1.1, first + last)
     found = Segment(4.0, 6.0, "昼です。", 0.01, -0.3, 1.1, (Word(4.0, 6.0, "昼です。", 0.9),))
-    merged = asr.merge_segments([glued], [found])
+    merged = merge_segments([glued], [found])
     assert [s.text for s in merged] == ["朝です。", "昼です。", "夜です。"]
 
 
@@ -256,7 +257,7 @@ def test_a_glued_segment_is_decoded_again_only_over_its_speech(model, media, spo
     said = spoken["glued"]
     assert transcript.redecoded >= 1
     speech = sum(s.end - s.start for s in said)
-    padding = 2 * len(said) * (asr.CLIP_PAD + 0.1 + 0.5)  # clip pad, VAD pad, VAD slack
+    padding = 2 * len(said) * (CLIP_PAD + 0.1 + 0.5)  # clip pad, VAD pad, VAD slack
     assert 0 < transcript.redecoded_seconds <= speech + padding
     for sentence in said:
         heard = "".join(

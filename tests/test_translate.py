@@ -12,10 +12,11 @@ import assets
 import rule_nllb
 from autokr.core.devices import Attempt, Placement, is_out_of_memory
 from autokr.core.errors import ConfigError, ModelError
-from autokr.core.records import Run, Segment, Transcript, read_translation, write_record
+from autokr.core.record_files import write_record
+from autokr.core.records import Run, Segment, Transcript, read_translation
 from autokr.core.switches import FAULT_OOM_ENV
 from autokr.models import locate
-from autokr.translation import mt
+from autokr.translation import checks, conversion, mt
 from conftest import ROOT
 from speech import KOREAN, PAIRS
 from test_every_cue import TEXTS as RULE_TEXTS
@@ -143,7 +144,7 @@ def test_missing_model_is_one_line_naming_it(tmp_path, python):
     ],
 )  # fmt: skip
 def test_nllb_output_checks(source, output, target, problems):
-    assert mt.check_translation(source, output, "jpn_Jpan", target) == problems
+    assert checks.check_translation(source, output, "jpn_Jpan", target) == problems
 
 
 @pytest.mark.parametrize(
@@ -161,7 +162,7 @@ def test_nllb_output_checks(source, output, target, problems):
     ],
 )  # fmt: skip
 def test_checks_hold_for_other_pairs_and_real_repeats(source, output, pair, problems):
-    assert mt.check_translation(source, output, *pair) == problems
+    assert checks.check_translation(source, output, *pair) == problems
 
 
 class FlakyTranslator:
@@ -181,7 +182,7 @@ class FlakyTranslator:
 def test_a_failed_sentence_is_retried_once_and_recorded(translator):
     texts = [PAIRS[0][0], PAIRS[2][0]]
     flaky = FlakyTranslator(translator, lose=PAIRS[2][0])
-    outputs, retries = mt.translate_checked(flaky, texts, "jpn_Jpan", "kor_Hang", beam_size=2)
+    outputs, retries = checks.translate_checked(flaky, texts, "jpn_Jpan", "kor_Hang", beam_size=2)
     assert outputs[0] == PAIRS[0][1] and outputs[1]  # nothing is ever dropped
     [retry] = retries
     assert (retry.sentence, retry.problems, retry.first) == (1, ("empty",), "")
@@ -207,8 +208,8 @@ def test_ctranslate2_converts_once_for_a_try_and_its_lighter_retries(
     texts = [ja for ja, _ in PAIRS]
     # A CUDA job's last retry loads int8_float16 from its first try's float16
     # weights; the CPU has no int8_float16, so the folders are checked here.
-    float16 = mt.ctranslate2_model(str(nllb_model), "float16")
-    assert mt.ctranslate2_model(str(nllb_model), "int8_float16") == float16
+    float16 = conversion.ctranslate2_model(str(nllb_model), "float16")
+    assert conversion.ctranslate2_model(str(nllb_model), "int8_float16") == float16
     assert [c["quantization"] for c in conversions] == ["float16"]
     shutil.rmtree(float16)
     for _ in range(2):  # the second load reuses the first one's conversion
@@ -216,12 +217,12 @@ def test_ctranslate2_converts_once_for_a_try_and_its_lighter_retries(
         assert translator.translate(texts, "jpn_Jpan", "kor_Hang") == [KOREAN[ja] for ja in texts]
     assert [c["quantization"] for c in conversions] == ["float16", "int8"]  # int8 once
     [folder] = tmp_path.joinpath("ctranslate2").iterdir()  # no temporary folder left either
-    assert mt.is_ctranslate2_folder(folder) and (folder / "tokenizer.json").exists()
+    assert conversion.is_ctranslate2_folder(folder) and (folder / "tokenizer.json").exists()
     made = (folder / "model.bin").stat().st_mtime_ns
-    assert mt.ctranslate2_model(str(nllb_model), "int8") == folder
+    assert conversion.ctranslate2_model(str(nllb_model), "int8") == folder
     assert (folder / "model.bin").stat().st_mtime_ns == made  # reused, not converted again
     # A folder that already holds a CTranslate2 model is used as it is.
-    assert mt.ctranslate2_model(str(folder)) == folder
+    assert conversion.ctranslate2_model(str(folder)) == folder
 
 
 def dead_pid() -> int:
@@ -232,8 +233,8 @@ def dead_pid() -> int:
 
 
 def test_temporary_folders_of_killed_conversions_are_removed(tmp_path):
-    host = mt.host_name()
-    old = time.time() - mt.STALE_AFTER_S - 60
+    host = conversion.host_name()
+    old = time.time() - conversion.STALE_AFTER_S - 60
 
     def temporary(name, age=None):
         path = tmp_path / name
@@ -247,16 +248,16 @@ def test_temporary_folders_of_killed_conversions_are_removed(tmp_path):
     running = temporary(f".org_nllb-0123.{host}.{os.getpid()}.x5y6")
     elsewhere = temporary(".org_nllb-0123.other-host.4242.x7y8")
     converted = temporary("org_nllb-0123")
-    assert sorted(mt.remove_stale_conversions(tmp_path)) == sorted([killed, forgotten])
+    assert sorted(conversion.remove_stale_conversions(tmp_path)) == sorted([killed, forgotten])
     assert sorted(tmp_path.iterdir()) == sorted([running, elsewhere, converted])
 
 
 def test_a_conversion_cleans_up_after_killed_ones(nllb_model, tmp_path, monkeypatch):
     monkeypatch.setenv("AUTOKR_CACHE", str(tmp_path))
     cache = tmp_path / "ctranslate2"
-    killed = cache / f".tiny-0123.{mt.host_name()}.{dead_pid()}.abcd"
+    killed = cache / f".tiny-0123.{conversion.host_name()}.{dead_pid()}.abcd"
     killed.mkdir(parents=True)
-    folder = mt.ctranslate2_model(str(nllb_model))
+    folder = conversion.ctranslate2_model(str(nllb_model))
     assert list(cache.iterdir()) == [folder]
 
 
@@ -265,7 +266,7 @@ def test_a_conversion_another_job_finished_first_is_used(tmp_path):
     for folder, text in ((ours, "ours"), (theirs, "theirs")):
         folder.mkdir()
         (folder / "model.bin").write_text(text)
-    mt.move_into_place(ours, theirs, "org/nllb")
+    conversion.move_into_place(ours, theirs, "org/nllb")
     assert (theirs / "model.bin").read_text() == "theirs"
 
 
@@ -274,12 +275,12 @@ def test_a_conversion_that_cannot_be_moved_into_the_cache_says_why(tmp_path):
     with pytest.raises(
         ModelError, match=r"org/nllb: cannot move the converted model into .*\(.+\)"
     ):
-        mt.move_into_place(tmp_path / ".gone", tmp_path / "model", "org/nllb")
+        conversion.move_into_place(tmp_path / ".gone", tmp_path / "model", "org/nllb")
     (tmp_path / "half").mkdir()
     (tmp_path / "half" / "config.json").touch()  # not a whole model: not used
     (tmp_path / ".tmp").mkdir()
     with pytest.raises(ModelError, match="cannot move the converted model"):
-        mt.move_into_place(tmp_path / ".tmp", tmp_path / "half", "org/nllb")
+        conversion.move_into_place(tmp_path / ".tmp", tmp_path / "half", "org/nllb")
 
 
 @pytest.fixture(scope="module", params=[1, 3], ids=["pytorch_model.bin", "3 bin shards"])
@@ -292,13 +293,13 @@ def bin_model(request, nllb_model):
 def test_a_checkpoint_with_bin_weights_translates_exactly(bin_model, backend):
     files = {p.name for p in bin_model.iterdir()}
     assert not any(f.endswith(".safetensors") for f in files)
-    assert locate.weight_files(sorted(files)) and not mt.is_ctranslate2_folder(bin_model)
+    assert locate.weight_files(sorted(files)) and not conversion.is_ctranslate2_folder(bin_model)
     options = mt.TranslateOptions(model=str(bin_model), backend=backend, batch_size=4)
     translator = mt.load_translator(options, PLACEMENTS[backend], 2)
     texts = [ja for ja, _ in PAIRS]
     assert translator.translate(texts, "jpn_Jpan", "kor_Hang") == [KOREAN[ja] for ja in texts]
     if backend == "ctranslate2":
-        assert mt.is_ctranslate2_folder(mt.ctranslate2_model(str(bin_model)))
+        assert conversion.is_ctranslate2_folder(conversion.ctranslate2_model(str(bin_model)))
 
 
 @pytest.mark.parametrize("backend", mt.BACKENDS)
@@ -434,7 +435,7 @@ def test_right_translations_are_not_too_long():
     pairs = [*PAIRS, *RIGHT_KOREAN]
     pairs += [(ja, rule.apply(ja)) for ja in [*RULE_TEXTS, *recording_sentences()]]
     for ja, ko in pairs:
-        assert mt.check_translation(ja, ko, "jpn_Jpan", "kor_Hang") == [], (ja, ko)
+        assert checks.check_translation(ja, ko, "jpn_Jpan", "kor_Hang") == [], (ja, ko)
 
 
 def test_a_right_translation_followed_by_junk_is_too_long():
@@ -446,18 +447,20 @@ def test_a_right_translation_followed_by_junk_is_too_long():
     for n, (ja, ko) in enumerate([*even, *RIGHT_KOREAN]):
         for count in (20, 40) if len(ja) <= 36 and n < len(even) else (40,):
             output = f"{ko} {junk(count, n)}"
-            assert "too long" in mt.check_translation(ja, output, "jpn_Jpan", "kor_Hang"), output
+            assert "too long" in checks.check_translation(ja, output, "jpn_Jpan", "kor_Hang"), (
+                output
+            )
     assert max(len(ja) for ja, _ in even) > 50
 
 
 def test_the_length_limit_is_per_language_pair():
     ja = PAIRS[0][0]
-    korean = mt.longest_translation(ja, "jpn_Jpan", "kor_Hang")
+    korean = checks.longest_translation(ja, "jpn_Jpan", "kor_Hang")
     assert len(ja) < korean < 1.5 * len(ja) + 6  # about a syllable a character
     # Other pairs measure both sides in Latin letters: English takes more characters.
-    assert mt.longest_translation(ja, "jpn_Jpan", "eng_Latn") > 3 * korean
+    assert checks.longest_translation(ja, "jpn_Jpan", "eng_Latn") > 3 * korean
     english = "The weather is really lovely today, isn't it?"
-    assert mt.check_translation(ja, english, "jpn_Jpan", "eng_Latn") == []
+    assert checks.check_translation(ja, english, "jpn_Jpan", "eng_Latn") == []
 
 
 @pytest.fixture(scope="module")
@@ -491,7 +494,7 @@ def test_a_checkpoint_saved_with_padding_translates_every_sentence_exactly(padde
     assert len({len(t) for t in texts}) > 15  # a batch of sentences of many lengths
     options = mt.TranslateOptions(model=str(padded_model), backend=backend)
     translator = mt.load_translator(options, PLACEMENTS[backend], 2)
-    outputs, retries = mt.translate_checked(
+    outputs, retries = checks.translate_checked(
         translator, texts, "jpn_Jpan", "kor_Hang", options.beam_size
     )
     wrong = [
@@ -513,7 +516,7 @@ def test_repeated_dialogue_keeps_its_repeats(rule_model):
     options = mt.TranslateOptions(model=str(rule_model), backend="ctranslate2", beam_size=4)
     assert options.no_repeat_ngram_size == 4  # the default, kept for a loop's retry
     translator = mt.load_translator(options, PLACEMENTS["ctranslate2"], 2)
-    outputs, retries = mt.translate_checked(translator, REPEATED, "jpn_Jpan", "kor_Hang", 4)
+    outputs, retries = checks.translate_checked(translator, REPEATED, "jpn_Jpan", "kor_Hang", 4)
     assert [" ".join(o.split()) for o in outputs] == [rule.apply(t) for t in REPEATED]
     assert retries == []
     # The block the first pass used to have: the repeated phrase comes out changed.
@@ -539,7 +542,7 @@ class LoopingTranslator:
 def test_only_a_loop_is_retried_with_repeats_blocked(translator):
     texts = [PAIRS[0][0], PAIRS[1][0], PAIRS[3][0]]
     looping = LoopingTranslator(translator, loop=PAIRS[0][0], lose=PAIRS[3][0])
-    outputs, retries = mt.translate_checked(looping, texts, "jpn_Jpan", "kor_Hang", beam_size=2)
+    outputs, retries = checks.translate_checked(looping, texts, "jpn_Jpan", "kor_Hang", beam_size=2)
     assert outputs == [KOREAN[t] for t in texts]
     assert looping.calls == [
         (texts, None, False),

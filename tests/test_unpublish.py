@@ -23,16 +23,16 @@ from pathlib import Path
 import pytest
 import yaml
 
-from autokr.publishing import copies
-from autokr.publishing.copies import (
+from autokr.publishing import manifest as publish_manifest
+from autokr.publishing.beside_video import publish_next_to_video
+from autokr.publishing.manifest import (
     Published,
-    Subtitle,
     file_sha256,
-    publish_next_to_video,
     published_entry,
-    remove_own,
     unchanged_since_written,
 )
+from autokr.publishing.subtitle_choice import Subtitle
+from autokr.publishing.take_back import remove_own
 from autokr.speech.media import ffmpeg_executable
 from conftest import ROOT
 from runs import (
@@ -112,12 +112,12 @@ def test_without_file_locks_a_long_holder_is_never_taken_for_a_killed_one(tmp_pa
         raise OSError(errno.ENOLCK, os.strerror(errno.ENOLCK))
 
     monkeypatch.setattr(fcntl, "flock", no_locks)
-    monkeypatch.setattr(copies, "STALE_LOCK_SECONDS", 0.5)
+    monkeypatch.setattr(publish_manifest, "STALE_LOCK_SECONDS", 0.5)
     lock = tmp_path / "published.json.lock"
     inside, release_holder, order = threading.Event(), threading.Event(), []
 
     def holder():
-        with copies.manifest_lock(lock):
+        with publish_manifest.manifest_lock(lock):
             inside.set()
             release_holder.wait(10)  # a slow hash of a large muxed copy, held by the test
             order.append("holder done")
@@ -136,7 +136,7 @@ def test_without_file_locks_a_long_holder_is_never_taken_for_a_killed_one(tmp_pa
 
 
 def _take(lock: Path) -> None:
-    with copies.manifest_lock(lock):
+    with publish_manifest.manifest_lock(lock):
         pass
 
 

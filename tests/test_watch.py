@@ -15,7 +15,9 @@ from types import SimpleNamespace
 import pytest
 from watchfiles import Change
 
-from autokr.batch.watcher import POLLING_ENV, FolderWatch, Settling, describe, polling_reason
+from autokr.batch.file_events import POLLING_ENV, polling_reason
+from autokr.batch.settling import Settling
+from autokr.batch.watcher import FolderWatch, describe
 from conftest import ROOT
 from runs import (
     configure,
@@ -423,7 +425,7 @@ def test_a_run_leaves_out_the_files_still_changing(tmp_path):
 
 def test_a_run_is_told_which_files_to_leave_out(tmp_path):
     from autokr.batch.discovery import WAITING_ENV, waiting_files
-    from autokr.batch.watcher import WorkflowRun
+    from autokr.batch.launch import WorkflowRun
 
     out = tmp_path / "env.json"
     show = f"import os; open({str(out)!r}, 'w').write(os.environ[{WAITING_ENV!r}])"
@@ -465,7 +467,7 @@ def test_network_shares_are_polled(folder, forced, environ, reason):
 def test_where_file_events_are_refused_the_folder_is_polled(monkeypatch, tmp_path):
     import threading
 
-    from autokr.batch import watcher as watch
+    from autokr.batch import file_events as watch
 
     calls = []
 
@@ -491,13 +493,14 @@ def test_where_file_events_are_refused_the_folder_is_polled(monkeypatch, tmp_pat
 
 def test_the_videos_folder_is_read_from_the_config_as_snakemake_reads_it(monkeypatch, tmp_path):
     import watch
+    from autokr.batch.run_config import configured_videos
 
     monkeypatch.chdir(ROOT)
-    assert watch.configured_videos([]) == "videos"
+    assert configured_videos([]) == "videos"
     mine = tmp_path / "mine.yaml"
     mine.write_text("videos: /srv/media\n")
-    assert watch.configured_videos(["--configfile", str(mine), "--cores", "2"]) == "/srv/media"
-    assert watch.configured_videos(["--config", "keep_audio=true", "videos=tv shows"]) == "tv shows"
+    assert configured_videos(["--configfile", str(mine), "--cores", "2"]) == "/srv/media"
+    assert configured_videos(["--config", "keep_audio=true", "videos=tv shows"]) == "tv shows"
     options, rest = watch.parse_args(["--settle-seconds", "2", "--poll", "--cores", "1"])
     assert (options.settle, options.poll, rest) == (2.0, True, ["--cores", "1"])
 
@@ -659,11 +662,13 @@ def test_the_watch_survives_a_name_watchfiles_cannot_read(
 
 
 def test_whatever_ends_the_watch_stops_the_run_it_started(monkeypatch, tmp_path):
+    from autokr.batch import launch
     from autokr.batch import watcher as watch
+    from autokr.batch.file_events import WatchOptions
 
     monkeypatch.setattr(watch, "stop_on_signals", lambda *args: None)  # pytest's own stay
     started = []
-    real_start = watch.WorkflowRun.start
+    real_start = launch.WorkflowRun.start
 
     def start(self, *args):
         real_start(self, *args)
@@ -672,14 +677,14 @@ def test_whatever_ends_the_watch_stops_the_run_it_started(monkeypatch, tmp_path)
     def broken(self, changes):
         raise ValueError("a bug in the watch")
 
-    monkeypatch.setattr(watch.WorkflowRun, "start", start)
+    monkeypatch.setattr(launch.WorkflowRun, "start", start)
     monkeypatch.setattr(watch.FolderWatch, "note", broken)
     write(tmp_path / "videos" / "a.mkv")
     command = [sys.executable, "-c", "import time; time.sleep(600)"]
     lines = []
     with pytest.raises(ValueError, match="a bug in the watch"):
         watch.watch_folder(
-            tmp_path / "videos", "videos", tmp_path, command, watch.WatchOptions(), lines.append
+            tmp_path / "videos", "videos", tmp_path, command, WatchOptions(), lines.append
         )
     [process] = started
     assert process.poll() is not None  # stopped and waited for, not left running

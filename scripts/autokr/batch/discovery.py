@@ -1,7 +1,7 @@
-"""The videos folder -> ``{video id: path}``, used by the Snakefile and the tests.
+"""The scan of a videos folder -> ``{video id: path}``, used by the Snakefile and the tests.
 
-A video's id is its path under the folder without the extension, with ``/``
-between folders: ``videos/season 1/ep.01.webm`` is ``season 1/ep.01``. The
+A video's id is its path under the folder without the extension
+(``video_names``, which also says which names a run cannot carry). The
 folder is known by where it really is, so spelling it another way in the
 config (absolute, through a link) changes no id and no path.
 """
@@ -10,40 +10,16 @@ from __future__ import annotations
 
 import dataclasses
 import errno
-import functools
 import json
 import os
-import re
 import unicodedata
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from autokr.batch.video_names import is_media, name_problem, shown_path, video_id
 from autokr.core.errors import ConfigError
 
-VIDEO_EXTENSIONS = frozenset(
-    ".mp4 .mkv .webm .mov .avi .m4v .ts .m2ts .flv .wmv .mpg .mpeg".split()
-)
-AUDIO_EXTENSIONS = frozenset(".mp3 .m4a .aac .flac .wav .ogg .opus".split())
-MEDIA_EXTENSIONS = VIDEO_EXTENSIONS | AUDIO_EXTENSIONS
-
-#: Characters a Snakemake wildcard value cannot carry, or that no subtitle
-#: file name should: braces and angle brackets (``<name>`` path variables)
-#: are Snakemake's own syntax.
-_UNCARRIABLE = {
-    "{": "'{'",
-    "}": "'}'",
-    "<": "'<'",
-    ">": "'>'",
-    "\n": "a newline",
-    "\r": "a carriage return",
-}
-
-
-#: Room kept after a stem for what autokr adds to it besides a subtitle suffix:
-#: the leading dot of a hidden temporary file beside the video (publishing)
-#: and a temporary name's ``.<pid>.<random>.tmp`` (records.write_text_atomic).
-_TEMPORARY_ROOM = len(".") + len(".4194304.0123abcd.tmp")
 #: The endings autokr adds to a stem, when the caller names none.
 DERIVED_SUFFIXES = (".ko.srt",)
 #: Where the watch lists the files still being written (a JSON list of paths),
@@ -135,17 +111,6 @@ def waiting_files(environ: Mapping[str, str] = os.environ) -> frozenset[str]:
     return frozenset(os.path.realpath(path) for path in paths)
 
 
-def is_media(name: str) -> bool:
-    """True for a visible file name with a video or audio extension (any case)."""
-    return not name.startswith(".") and Path(name).suffix.lower() in MEDIA_EXTENSIONS
-
-
-def video_id(folder: Path, path: Path) -> str:
-    """The id of ``path`` under ``folder``: relative path without its extension."""
-    relative = path.relative_to(folder)
-    return relative.with_suffix("").as_posix()
-
-
 def real_folder(folder: str | os.PathLike, workdir: str | os.PathLike | None = None) -> Path:
     """``folder`` by where it really is: links resolved, relative to ``workdir`` when inside it.
 
@@ -205,7 +170,7 @@ def scan_videos(
 
 def _outside(rules: ScanRules, root: str) -> ScanRules:
     """``rules`` less the left-out folders that hold the scanned folder ``root``."""
-    kept = frozenset(f for f in rules.left_out if not _inside(root, frozenset({f})))
+    kept = frozenset(f for f in rules.left_out if not is_inside(root, frozenset({f})))
     return dataclasses.replace(rules, left_out=kept)
 
 
@@ -217,7 +182,7 @@ def _media_files(root: Path, rules: ScanRules, skipped: list[Skipped]) -> Iterat
         kept_dirs = []
         for name in sorted(d for d in dirnames if not d.startswith(".")):
             real = (Path(dirpath) / name).resolve()
-            if _inside(str(real), rules.left_out):
+            if is_inside(str(real), rules.left_out):
                 continue  # the project's own: autokr's files, not the user's videos
             if real in seen_dirs:
                 reason = "links to a folder already scanned (a symlink loop?); not followed"
@@ -228,11 +193,11 @@ def _media_files(root: Path, rules: ScanRules, skipped: list[Skipped]) -> Iterat
         dirnames[:] = kept_dirs
         for name in sorted(filenames):
             path = Path(dirpath) / name
-            if is_media(name) and not _inside(os.path.realpath(path), rules.left_out):
+            if is_media(name) and not is_inside(os.path.realpath(path), rules.left_out):
                 yield path
 
 
-def _inside(real: str, folders: frozenset[str]) -> bool:
+def is_inside(real: str, folders: Collection[str]) -> bool:
     """True when the real path ``real`` is one of ``folders`` or inside one."""
     return any(
         real == folder or real.startswith(folder.rstrip(os.sep) + os.sep) for folder in folders
@@ -254,24 +219,9 @@ def _take_unique(root: Path, found: dict[str, list[Path]], scan: Scan) -> None:
     scan.videos = dict(sorted(scan.videos.items()))
 
 
-def shown_path(path: Path) -> Path:
-    """``path`` as it can be printed and written in UTF-8: bytes that are not UTF-8
-    (a Shift-JIS name) shown as ``\\x83``."""
-    text = str(path)
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return Path(os.fsencode(text).decode("utf-8", "backslashreplace"))
-    return path
-
-
 def _unusable(root: Path, path: Path, rules: ScanRules) -> tuple[str, str] | None:
     """Why ``path`` cannot be processed, and how the report counts it; or None."""
-    relative = str(path.relative_to(root))
-    bad = [what for ch, what in _UNCARRIABLE.items() if ch in relative]
-    if bad:
-        return f"name contains {' and '.join(bad)}", "name"
-    problem = _not_utf8(relative) or _too_long(path, rules) or _periodic(path, root)
+    problem = name_problem(root, path, rules.suffixes, rules.results)
     if problem:
         return problem, "name"
     try:
@@ -284,227 +234,3 @@ def _unusable(root: Path, path: Path, rules: ScanRules) -> tuple[str, str] | Non
     if os.path.realpath(path) in rules.waiting:
         return "still being written; the watch runs it once it has stopped changing", "waiting"
     return None
-
-
-def _not_utf8(relative: str) -> str | None:
-    """Why a name that is not UTF-8 cannot be taken (Snakemake keeps its records by
-    UTF-8 names), with what it reads as in Shift-JIS when it does; or None."""
-    try:
-        relative.encode("utf-8")
-        return None
-    except UnicodeEncodeError:
-        pass
-    raw = os.fsencode(relative)
-    try:
-        hint = f" (in Shift-JIS it reads {raw.decode('cp932')!r})"
-    except UnicodeDecodeError:
-        hint = ""
-    return f"name is not valid UTF-8{hint}; rename it in UTF-8 to have it done"
-
-
-def _too_long(path: Path, rules: ScanRules) -> str | None:
-    """Why the names autokr would derive from ``path``'s stem are too long for the file
-    system of the video's folder or of ``results/``, or None."""
-    stem = len(os.fsencode(path.stem))
-    suffix = max(rules.suffixes, key=lambda s: len(s.encode()))
-    needed = stem + len(suffix.encode()) + _TEMPORARY_ROOM
-    limit = min(_name_max(path.parent), _name_max(rules.results or path.parent))
-    if needed <= limit:
-        return None
-    return (
-        f"name too long: {stem} bytes before the extension, and with what autokr adds "
-        f"({suffix} and a temporary name's ending) it passes this file system's "
-        f"{limit}-byte limit; shorten it by {needed - limit} bytes"
-    )
-
-
-#: What Snakemake refuses as a wildcard value: one that ends in a piece repeated 20
-#: times or more, which it reads as a rule feeding itself without end.
-_PERIODIC = re.compile(r"(.+)\1{19,99}$", re.DOTALL)
-
-
-def _periodic(path: Path, root: Path) -> str | None:
-    """Why Snakemake would refuse ``path``'s id (``ep wwwwwwwwwwwwwwwwwwww``), or None."""
-    found = _PERIODIC.search(video_id(root, path))
-    if found is None:
-        return None
-    times = len(found.group(0)) // len(found.group(1))
-    return (
-        f"name ends in {found.group(1)!r} {times} times over, which Snakemake refuses "
-        "(it reads it as a step feeding itself); repeat it fewer than 20 times"
-    )
-
-
-@functools.cache
-def _name_max(folder: Path) -> int:
-    """The longest file name (in bytes) the file system of ``folder`` takes."""
-    try:
-        return os.pathconf(folder, "PC_NAME_MAX")
-    except (OSError, ValueError):
-        return 255
-
-
-#: Extensions of subtitle files that players load beside a video.
-SUBTITLE_EXTENSIONS = frozenset(".srt .ass .ssa .vtt .sub .idx .sup .smi".split())
-#: Name parts that mark subtitles of only part of the dialogue (signs, foreign
-#: lines): they do not stand in for full subtitles.
-_PARTIAL = frozenset({"forced", "foreign"})
-#: Subtags and spellings that say which script Chinese is written in.
-_SCRIPTS = {"hans": "hans", "cn": "hans", "sg": "hans", "hant": "hant", "tw": "hant", "hk": "hant"}
-_ALIASES = {"chs": "zh-hans", "cht": "zh-hant"}
-
-
-def skip_subtitled(
-    scan: Scan, wanted: dict[str, frozenset[str]], published: Callable[[Path], bool]
-) -> Scan:
-    """Leave out the videos that already have subtitles in every language of ``wanted``.
-
-    ``wanted`` maps each target language to the tags that name it
-    (``languages.subtitle_tags``). A video's subtitles are files beside it
-    (``NAME.ko.srt``, ``NAME.kor.ass``, ``NAME.Korean.srt``, not ``.forced``)
-    and subtitle tracks inside it; ``published(path)`` is true for a file
-    autokr published itself, which never counts. The videos left out are
-    added to ``skipped`` with what was found.
-    """
-    kept: dict[str, Path] = {}
-    listings: dict[Path, list[str]] = {}
-    for key, path in scan.videos.items():
-        if path.parent not in listings:
-            try:
-                listings[path.parent] = sorted(os.listdir(path.parent))
-            except OSError:  # unreadable now: no subtitles to see there
-                listings[path.parent] = []
-        found = _sidecars(path, listings[path.parent], wanted, published)
-        if set(found) != set(wanted):
-            found |= _tracks(path, {k: v for k, v in wanted.items() if k not in found})
-        if set(found) != set(wanted):
-            kept[key] = path
-            continue
-        where = ", ".join(found[code] for code in wanted)
-        reason = f"already has {' and '.join(wanted)} subtitles ({where}); skip_existing is on"
-        scan.skipped.append(Skipped(path, reason, "subtitled"))
-    return Scan(kept, scan.skipped)
-
-
-def _sidecars(
-    video: Path, names: list[str], wanted: dict[str, frozenset[str]], published
-) -> dict[str, str]:
-    """The languages of ``wanted`` that subtitle files beside ``video`` give, and the file."""
-    own = _own_subtitles(video, names, published)
-    found: dict[str, str] = {}
-    for code, tags in wanted.items():
-        files = [name for name, parts in own if _gives(parts, tags)]
-        if files:
-            found[code] = files[0]
-    return found
-
-
-def sidecar_files(
-    video: Path, names: list[str], tags: frozenset[str], published: Callable[[Path], bool]
-) -> list[str]:
-    """The subtitle files among ``names`` (``video``'s folder) that are ``video``'s and whose
-    name gives a language of ``tags`` (``NAME.ja.srt``, ``NAME.jpn.ass``), in listing order.
-
-    Forced and foreign-only subtitles, and files autokr published itself
-    (``published(path)``), are left out, as for skip_existing.
-    """
-    own = _own_subtitles(video, names, published)
-    return [name for name, parts in own if _gives(parts, tags)]
-
-
-def _gives(parts: list[str], tags: frozenset[str]) -> bool:
-    """True when a part of a subtitle file's name names a language of ``tags``."""
-    return any(names_language(part, tags) for part in parts)
-
-
-def _own_subtitles(video: Path, names: list[str], published) -> list[tuple[str, list[str]]]:
-    """Each subtitle file of ``video`` among ``names``, with the name parts between the
-    video's name and the extension.
-
-    A file belongs to the video with the longest name it starts with, as
-    ``ep.01.ko.srt`` belongs to ``ep.01.mkv`` and not to ``ep.mkv``.
-    """
-    stems = {Path(n).stem for n in names if is_media(n)}
-    own = []
-    for name in names:
-        if Path(name).suffix.lower() not in SUBTITLE_EXTENSIONS:
-            continue
-        owners = [s for s in stems if name.startswith(f"{s}.")]
-        if max(owners, key=len, default=None) != video.stem:
-            continue
-        parts = name[len(video.stem) + 1 :].split(".")[:-1]
-        if _PARTIAL & {p.lower() for p in parts} or published(video.parent / name):
-            continue
-        own.append((name, parts))
-    return own
-
-
-def _tracks(video: Path, wanted: dict[str, frozenset[str]]) -> dict[str, str]:
-    """The languages of ``wanted`` that subtitle tracks inside ``video`` are tagged with."""
-    found: dict[str, str] = {}
-    for track in subtitle_tracks(video):
-        for code, tags in wanted.items():
-            if code not in found and not track.forced and names_language(track.language, tags):
-                found[code] = f"subtitle track {track.number} ({track.language})"
-    return found
-
-
-@dataclass(frozen=True)
-class SubtitleTrack:
-    """A subtitle track inside a media file.
-
-    ``number`` counts subtitle tracks only (0 is the first, as ffmpeg's
-    ``-map 0:s:N``); ``text`` is false for pictures of text (PGS, VobSub, DVB).
-    """
-
-    number: int
-    language: str
-    forced: bool
-    codec: str
-    text: bool
-
-
-def subtitle_tracks(path: Path) -> list[SubtitleTrack]:
-    """Each subtitle track of a media file. Read with PyAV (the libavformat that ffprobe
-    uses); [] for a file it cannot read, which the steps then report."""
-    import av
-
-    try:
-        with av.open(str(path), metadata_errors="ignore") as container:
-            streams = [s for s in container.streams if s.type == "subtitle"]
-            return [
-                SubtitleTrack(
-                    n,
-                    s.metadata.get("language", ""),
-                    bool(s.disposition & av.stream.Disposition.forced),
-                    *_codec(s),
-                )
-                for n, s in enumerate(streams)
-            ]
-    except (av.FFmpegError, OSError):
-        return []
-
-
-def _codec(stream) -> tuple[str, bool]:
-    """A subtitle stream's codec name, and whether it carries text rather than pictures."""
-    try:
-        codec = stream.codec_context.codec
-        return codec.canonical_name, not codec.bitmap_sub
-    except Exception:  # a codec this libavcodec cannot open: its name, if it has one
-        return getattr(stream.codec_context, "name", None) or "unknown", False
-
-
-def names_language(tag: str, tags: frozenset[str]) -> bool:
-    """True when a file-name part or track tag (``ko``, ``ko-KR``, ``zh-TW``) names a language
-    with ``tags``; a script or region that says another Chinese script does not."""
-    tag = tag.lower().replace("_", "-")
-    tag = _ALIASES.get(tag, tag)
-    normal = {t.replace("_", "-") for t in tags}
-    if tag in normal:
-        return True
-    primary, _, subtag = tag.partition("-")
-    if not subtag or primary not in normal:
-        return False
-    script = _SCRIPTS.get(subtag.split("-")[0])
-    scripts = {_SCRIPTS.get(t.partition("-")[2]) for t in normal} - {None}
-    return script is None or not scripts or script in scripts

@@ -19,10 +19,12 @@ from typing import Any
 
 import yaml
 
-from autokr.batch.summary import Failure, sort_out
+from autokr.batch.failures import Failure, sort_out
+from autokr.batch.qa_figures import qa_figures
 from autokr.batch.timeline import draw_timeline, read_timeline
 from autokr.core.errors import AutokrError
-from autokr.core.records import QA, read_qa, read_transcript, write_text_atomic
+from autokr.core.record_files import write_text_atomic
+from autokr.core.records import QA, read_qa, read_transcript
 from autokr.text.subtitles import subtitle_paths
 
 #: The batch page (the table of videos, the summary, the config), under the results folder.
@@ -191,25 +193,16 @@ def _row_html(row: Row) -> str:
 
 def _qa_cells(qa: QA) -> list[str]:
     """The figures of a finished video, from its QA report, as the table shows them."""
-    actions = Counter(d.action for d in qa.decisions)
-    tries = max(qa.attempts.values(), default=1)
-    retried = [step for step, n in qa.attempts.items() if n > 1]
-    memory = [f"{step} {mb:.0f} MB{_gpu(qa, step)}" for step, mb in qa.peak_memory_mb.items()]
+    f = qa_figures(qa)
     return [
-        f"{qa.duration:.0f} s",
-        f"{qa.language} ({qa.language_probability:.2f})",
-        ", ".join(f"{label} {n}" for label, n in qa.cues.items()),
-        f"{actions['dropped']} / {actions['collapsed']} / {actions['flagged']}",
-        f"{qa.uncovered_after:.1f} s in {len(qa.uncovered)} places "
-        f"(was {qa.uncovered_before:.1f} s)",
-        str(sum(len(found) for found in qa.rule_breaks.values())),
-        str(sum(len(r) for r in qa.retries.values())),
-        f"{tries}" + (f" ({', '.join(retried)})" if retried else ""),
-        "\n".join(f"{step} {s:.1f} s" for step, s in qa.seconds.items()),
-        "\n".join(memory),
+        f.length,
+        f.language,
+        f.cues,
+        f.lines,
+        f"{f.uncovered} in {f.uncovered_places} places (was {f.uncovered_before})",
+        str(f.rule_breaks),
+        str(f.retried),
+        f"{f.tries}" + (f" ({', '.join(f.tried_again)})" if f.tried_again else ""),
+        "\n".join(f.step_times),
+        "\n".join(f.memory),
     ]
-
-
-def _gpu(qa: QA, step: str) -> str:
-    """A step's peak GPU memory, where it ran on CUDA."""
-    return f" (GPU {qa.gpu_peak_mb[step]:.0f} MB)" if step in qa.gpu_peak_mb else ""

@@ -12,11 +12,13 @@ it has work for to ``results/progress/run.json``.
 
 from __future__ import annotations
 
+import contextlib
 import json
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from autokr.core.record_files import write_text_atomic
 
 ROOT = Path("results") / "progress"
 RUN_FILE = ROOT / "run.json"
@@ -53,13 +55,8 @@ def write_run(videos: list[str], path: Path = RUN_FILE) -> None:
 
 
 def _write_json(path: Path, data: dict) -> None:
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(data), encoding="utf-8")
-        os.replace(tmp, path)
-    except OSError:  # progress is a courtesy: never fail a step over it
-        pass
+    with contextlib.suppress(OSError):  # progress is a courtesy: never fail a step over it
+        write_text_atomic(path, json.dumps(data))
 
 
 def _read_json(path: Path) -> dict | None:

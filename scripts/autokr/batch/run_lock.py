@@ -14,20 +14,26 @@ lock from another host is never removed.
 
 from __future__ import annotations
 
-import errno
-import fcntl
 import json
 import os
 import socket
 import time
 from pathlib import Path
 
-from autokr.core.records import write_text_atomic
+from autokr.core.file_lock import (
+    NO_FLOCK,
+    NoFileLocks,
+    held_elsewhere,
+    held_here,
+    keep_for_life,
+    open_lock,
+    take_lock,
+)
+from autokr.core.record_files import write_text_atomic
 
 OWNER = Path(".snakemake") / "autokr-owner.json"
 #: The file lock a live run holds (``record_owner``); free once the run is gone.
 OWNER_LOCK = Path(".snakemake") / "autokr-owner.lock"
-_held: dict[str, int] = {}  # lock files this process holds, by real path, for its life
 
 
 def lock_files(workdir: Path) -> list[Path]:
@@ -47,22 +53,21 @@ def record_owner(workdir: Path, wait: float = 10.0) -> bool:
     """
     path = workdir / OWNER
     path.parent.mkdir(parents=True, exist_ok=True)
-    lock = os.path.realpath(workdir / OWNER_LOCK)
-    if lock not in _held:
-        fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    lock = workdir / OWNER_LOCK
+    if not held_here(lock):
+        fd = open_lock(lock)
         deadline = time.monotonic() + wait
         while True:
             try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                if take_lock(fd):
+                    break
+            except NoFileLocks:  # a file system without locks: checks cannot tell, and keep it
                 break
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    os.close(fd)
-                    return False
-                time.sleep(0.05)
-            except OSError:  # a file system without locks: checks cannot tell, and keep it
-                break
-        _held[lock] = fd
+            if time.monotonic() > deadline:
+                os.close(fd)
+                return False
+            time.sleep(0.05)
+        keep_for_life(lock, fd)
     owner = {"host": socket.gethostname(), "pid": os.getpid()}
     write_text_atomic(path, json.dumps(owner) + "\n")
     return True
@@ -93,22 +98,16 @@ def _alive(lock: Path, pid: int) -> str | None:
     """Why the run that holds ``lock`` (process ``pid``) counts as alive, or None when
     nobody holds it."""
     try:
-        fd = os.open(lock, os.O_RDONLY | os.O_CLOEXEC)
+        held = held_elsewhere(lock)
     except FileNotFoundError:
         return f"no proof that its run (process {pid}) has ended (an older autokr's run?)"
-    except OSError as exc:
-        return f"cannot tell whether its run (process {pid}) has ended ({exc.strerror})"
-    try:
-        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return f"held by a live run (process {pid})"
-    except OSError as exc:
-        if exc.errno in (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS):
+    except NoFileLocks as exc:
+        if exc.errno in NO_FLOCK:
             return f"cannot tell whether its run (process {pid}) has ended (no file locks here)"
         raise
-    finally:
-        os.close(fd)  # also lets go of the lock, if taken
-    return None
+    except OSError as exc:
+        return f"cannot tell whether its run (process {pid}) has ended ({exc.strerror})"
+    return f"held by a live run (process {pid})" if held else None
 
 
 def clear_stale_lock(workdir: Path) -> tuple[bool, str]:

@@ -1,328 +1,49 @@
 """Watching the videos folder: run the workflow whenever videos arrive and have settled.
 
 ``make watch`` runs the workflow once, then waits for changes to video and
-audio files under the videos folder (recursively). A file that changed is
-run only once it has stopped changing: its size and modification time the
-same, and no event for it, for ``settle`` seconds, so a copy in progress is
-not taken half-written. Runs are one at a time: what settles during a run
-waits for it to end, then everything waiting goes in one more run.
+audio files under the videos folder (recursively; ``file_events``). A file
+that changed is run only once it has stopped changing (``settling``), so a
+copy in progress is not taken half-written. Runs are one at a time: what
+settles during a run waits for it to end, then everything waiting goes in one
+more run.
 
-What autokr writes never starts a run: only names with a video or audio
-extension count (so subtitles, ``*.part``, ``*.tmp`` and the like never do),
-hidden files and folders are left out as the scan leaves them out, and so are
-the project's own folders (``discovery.project_folders``, by real path) and
-every file a publish manifest under ``results/`` names as published.
-
-A file that keeps changing (a recording in progress) waits on its own: the
-files that have settled run, and the run's scan leaves the others out
-(``discovery.WAITING_ENV``). A run that fails is tried again for the same
+What autokr writes never starts a run (``watched_files`` says what the watch
+looks at). A file that keeps changing (a recording in progress) waits on its
+own: the files that have settled run, and the run's scan leaves the others
+out (``discovery.WAITING_ENV``). A run that fails is tried again for the same
 files, after a wait that doubles each time; one refused because another run
 holds the folder's lock waits for the lock to go. An error from watchfiles
 restarts the watch, and a run then catches up with what it may have missed;
-whatever stops the watch, the run it started is stopped and waited for.
+whatever stops the watch, the run it started (``launch.WorkflowRun``) is
+stopped and waited for.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import signal
-import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
 
-import watchfiles
+import yaml
 from watchfiles import Change
 
-from autokr.batch.discovery import (
-    WAITING_ENV,
-    ScanRules,
-    is_media,
-    project_folders,
-    scan_videos,
-)
-from autokr.batch.run_lock import clear_stale_lock
-from autokr.core.errors import AutokrError, ConfigError
-
-#: Filesystems where changes made by another machine raise no event here.
-NETWORK_FILESYSTEMS = frozenset(
-    "nfs nfs4 cifs smb smb3 smbfs ncpfs afs 9p ceph glusterfs lustre gpfs beegfs "
-    "davfs fuse.sshfs fuse.rclone fuse.s3fs fuse.gcsfuse fuse.davfs2 fuse.glusterfs".split()
-)
-POLLING_ENV = "WATCHFILES_FORCE_POLLING"
-
-Say = Callable[[str], None]
-
-
-@dataclass(frozen=True)
-class WatchOptions:
-    """How the folder is watched.
-
-    settle: seconds a changed file must stay unchanged before a run takes it.
-    poll: look for changes every ``poll_interval`` seconds instead of waiting
-        for file events (a network share, where another machine's writes raise
-        none); also on when the folder is on a network filesystem or
-        WATCHFILES_FORCE_POLLING is set.
-    """
-
-    settle: float = 30.0
-    poll: bool = False
-    poll_interval: float = 5.0
-    retry: float = 60.0
-
+from autokr.batch.discovery import is_inside, project_folders
+from autokr.batch.file_events import EventsLost, WatchError, WatchOptions, file_changes
+from autokr.batch.launch import Say, WorkflowRun, free_lock, snakemake_command
+from autokr.batch.run_config import configured
+from autokr.batch.settling import Pending, Settling
+from autokr.batch.video_names import is_media
+from autokr.batch.watched_files import has_media, in_scope, media_under, published_files
+from autokr.core.errors import ConfigError
 
 #: Tries again of a run that failed, after waits of retry, 2 x retry, 4 x retry.
 RETRIES = 3
-
-
-class WatchError(AutokrError):
-    """The folder cannot be watched any more."""
-
-
-@dataclass
-class Pending:
-    """A file that changed, until a run has taken it."""
-
-    path: Path
-    label: str  # new, changed or removed
-    since: float  # when it was last seen to change
-    signature: tuple[int, int] | None = None  # (size, mtime_ns) when last looked at
-    settled: bool = False
-
-
-class Settling:
-    """Changed files, each waiting until it has not changed for ``settle`` seconds."""
-
-    def __init__(
-        self,
-        settle: float,
-        clock: Callable[[], float] = time.monotonic,
-        stat: Callable[[Path], os.stat_result] = os.stat,
-    ) -> None:
-        self.settle = settle
-        self.clock = clock
-        self.stat = stat
-        self.pending: dict[Path, Pending] = {}
-
-    def note(self, path: Path, label: str) -> bool:
-        """Record a change to ``path``; True when it was not waiting already."""
-        known = self.pending.get(path)
-        if label == "removed":
-            if known is not None and known.label == "new":
-                del self.pending[path]  # came and went before any run took it
-                return False
-            self.pending[path] = Pending(path, "removed", self.clock(), settled=False)
-            return known is None
-        if known is None or known.label == "removed":
-            self.pending[path] = Pending(path, label, self.clock())
-            return known is None
-        known.since, known.settled = self.clock(), False
-        return False
-
-    def check(self) -> list[Pending]:
-        """Look at every unsettled file; return those that have just settled."""
-        now = self.clock()
-        newly = []
-        for item in list(self.pending.values()):
-            if item.settled:
-                continue
-            if item.label != "removed":
-                signature = self._signature(item)
-                if signature is None:
-                    continue
-                if signature != item.signature:
-                    if item.signature is not None:  # the first look only sets the mark
-                        item.since = now
-                    item.signature = signature
-                if now - item.since < self.settle:
-                    continue
-            item.settled = True
-            newly.append(item)
-        return newly
-
-    @property
-    def ready(self) -> bool:
-        """True when a changed file has settled (others may still be changing)."""
-        return any(item.settled for item in self.pending.values())
-
-    def take(self) -> list[Pending]:
-        """Hand every settled file to a run, in path order; the others go on waiting."""
-        taken = sorted(
-            (item for item in self.pending.values() if item.settled), key=lambda item: item.path
-        )
-        for item in taken:
-            del self.pending[item.path]
-        return taken
-
-    def changing(self) -> list[Path]:
-        """The files still changing, in path order: a run now must leave them out."""
-        return sorted(
-            item.path
-            for item in self.pending.values()
-            if not item.settled and item.label != "removed"
-        )
-
-    def _signature(self, item: Pending) -> tuple[int, int] | None:
-        """(size, mtime) of ``item``; None when it is gone (then it is dropped or removed)."""
-        try:
-            stat = self.stat(item.path)
-        except FileNotFoundError:
-            if item.label == "new":
-                del self.pending[item.path]
-                return None
-            item.label, item.since = "removed", self.clock()
-            return None
-        except OSError as exc:  # unreadable: unchanged, so a run reports what is wrong
-            return (-1, exc.errno or 0)
-        return (stat.st_size, stat.st_mtime_ns)
-
-
-def in_scope(path: Path, folder: Path, left_out: Collection[str] = ()) -> bool:
-    """True for a path under ``folder`` that the scan would look at.
-
-    Hidden files and folders are out, as are the ``left_out`` folders (real
-    paths: the project's own, when the videos folder holds the project),
-    links into them included.
-    """
-    try:
-        relative = path.relative_to(folder)
-    except ValueError:
-        return False
-    if any(part.startswith(".") for part in relative.parts):
-        return False
-    real = os.path.realpath(path)
-    return not any(real == out or real.startswith(out.rstrip(os.sep) + os.sep) for out in left_out)
-
-
-def published_files(results: Path) -> set[str]:
-    """Every file a publish manifest under ``results`` names as published, by real path.
-
-    A manifest is any JSON file with ``publish`` in its name: ``published.json``
-    keys its ``files`` by path, a video's ``publish.json`` lists ``files``
-    with a ``path`` each. The videos they were made from are named there too
-    (``input``), and are not published files: a replaced video runs again.
-    Relative paths are taken from the project folder (``results``' parent).
-    """
-    found: set[str] = set()
-    if not results.is_dir():
-        return found
-    for manifest in results.rglob("*publish*.json"):
-        try:
-            data = json.loads(manifest.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            continue  # being written, or not ours: the next change reads it again
-        found |= {os.path.realpath(results.parent / text) for text in _published_paths(data)}
-    return found
-
-
-def _published_paths(data: object) -> list[str]:
-    """The paths a manifest lists as published: the keys of its ``files``, or the
-    ``path`` of each of its ``files``."""
-    files = data.get("files") if isinstance(data, dict) else None
-    if isinstance(files, dict):
-        return [key for key in files if isinstance(key, str)]
-    if isinstance(files, list):
-        return [f["path"] for f in files if isinstance(f, dict) and isinstance(f.get("path"), str)]
-    return []
-
-
-def filesystem_type(path: Path, mounts: str) -> str:
-    """The filesystem type of ``path`` from ``/proc/self/mounts`` text ('' if unknown)."""
-    real = os.path.realpath(path)
-    best, kind = "", ""
-    for line in mounts.splitlines():
-        fields = line.split()
-        if len(fields) < 3:
-            continue
-        point = fields[1].replace("\\040", " ").replace("\\011", "\t").replace("\\134", "\\")
-        inside = real == point or real.startswith(point.rstrip("/") + "/")
-        if inside and len(point) >= len(best):
-            best, kind = point, fields[2]
-    return kind
-
-
-def polling_reason(folder: Path, forced: bool, environ=os.environ, mounts: str | None = None):
-    """Why the folder is polled rather than watched for events, or None.
-
-    ``--poll`` wins; then WATCHFILES_FORCE_POLLING (``false`` turns polling
-    off even on a share); then a network filesystem, where another machine's
-    writes raise no event here.
-    """
-    if forced:
-        return "--poll"
-    setting = environ.get(POLLING_ENV, "")
-    if setting:
-        return None if setting.lower() in {"false", "disable", "disabled"} else POLLING_ENV
-    if mounts is None:
-        try:
-            mounts = Path("/proc/self/mounts").read_text(encoding="utf-8", errors="replace")
-        except OSError:
-            return None
-    kind = filesystem_type(folder, mounts)
-    return f"{kind} network share" if kind in NETWORK_FILESYSTEMS else None
-
-
-def has_media(folder: Path, left_out: frozenset[str] = frozenset()) -> bool:
-    """True when the scan of ``folder`` finds anything to process or report."""
-    try:
-        scan_videos(folder, ScanRules(left_out=left_out))
-    except ConfigError:
-        return False
-    return True
-
-
-class WorkflowRun:
-    """One Snakemake run at a time, in its own process group.
-
-    Its own group keeps a terminal's Ctrl-C from reaching it directly: the
-    watch passes the stop on (SIGINT to the whole group, as Ctrl-C gives a
-    plain ``snakemake``) and waits for Snakemake to clean up.
-    """
-
-    def __init__(self, command: list[str], workdir: Path, say: Say) -> None:
-        self.command = command
-        self.workdir = workdir
-        self.say = say
-        self.process: subprocess.Popen | None = None
-
-    @property
-    def running(self) -> bool:
-        return self.process is not None and self.process.poll() is None
-
-    def start(self, changing: Collection[Path] = ()) -> None:
-        """Start Snakemake; its scan leaves out ``changing``, the files still being written."""
-        waiting = json.dumps([os.fspath(path) for path in changing])  # ASCII: \\udc83 escapes
-        self.process = subprocess.Popen(
-            self.command,
-            cwd=self.workdir,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-            env={**os.environ, WAITING_ENV: waiting},
-        )
-
-    def finished(self) -> int | None:
-        """The exit status of a run that has just ended (once), else None."""
-        if self.process is None or self.process.poll() is None:
-            return None
-        status, self.process = self.process.returncode, None
-        return status
-
-    def send(self, sig: signal.Signals) -> None:
-        """Send ``sig`` to every process of the run."""
-        if self.running:
-            with contextlib.suppress(ProcessLookupError):  # ended since poll()
-                os.killpg(self.process.pid, sig)
-
-    def wait(self) -> int | None:
-        """Wait for the run to end; its exit status (None when there was none)."""
-        if self.process is None:
-            return None
-        return self.process.wait()
 
 
 @dataclass
@@ -354,9 +75,7 @@ class FolderWatch:
         self.project = Path(os.path.abspath(project))
         real = os.path.realpath(self.folder)
         self.left_out = frozenset(
-            out
-            for out in project_folders(self.project, models_dir)
-            if not (real == out or real.startswith(out.rstrip(os.sep) + os.sep))
+            out for out in project_folders(self.project, models_dir) if not is_inside(real, (out,))
         )
         self.settling = Settling(settle, clock=clock)
         self.run, self.say, self.clock = run, say, clock
@@ -486,9 +205,7 @@ class FolderWatch:
     def _locked(self) -> bool:
         """True, with a line when the reason is new, while another run holds the
         folder's lock (a run now would be refused); a stale lock is cleared."""
-        removed, kept = clear_stale_lock(self.project)
-        if removed:
-            self.say("removed a stale lock left by a run that was killed; going on")
+        kept = free_lock(self.project, self.say)
         if kept and kept != self.blocked:
             self.say(
                 f"not running yet: the folder is locked ({kept}); running once it is free "
@@ -516,15 +233,6 @@ def _duration(seconds: float) -> str:
     return f"{minutes} min" if minutes < 60 else f"{minutes // 60} h {minutes % 60} min"
 
 
-def media_under(folder: Path) -> list[Path]:
-    """Video and audio files under ``folder``, hidden ones left out, as the scan does."""
-    found = []
-    for dirpath, dirnames, filenames in os.walk(folder, followlinks=True):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        found += [Path(dirpath) / name for name in sorted(filenames) if is_media(name)]
-    return found
-
-
 def describe(items: list[Pending], show: Callable[[Path], str], most: int = 3) -> str:
     """One line for what a run is for: ``new: videos/a.mkv, videos/b.mkv; removed: ...``."""
     parts = []
@@ -541,82 +249,6 @@ def describe_paths(paths: list[Path], show: Callable[[Path], str], most: int = 3
     if len(names) > most:
         names = [*names[: most - 1], f"{names[most - 1]} and {len(names) - most} more"]
     return ", ".join(names)
-
-
-@dataclass(frozen=True)
-class EventsLost:
-    """What file_changes yields after watchfiles failed and was started again: changes
-    made since ``since`` (a time.time()) may have raised no event here."""
-
-    since: float
-
-
-#: The longest pause before watchfiles is started again after errors in a row.
-MOST_PAUSE = 30.0
-
-
-def file_changes(
-    folder: Path, shown: str, options: WatchOptions, stop: threading.Event, say: Say
-) -> Iterator[set[tuple[Change, str]] | EventsLost]:
-    """watchfiles' batches of changes under ``folder``, and an empty one at least every second.
-
-    Polls where events do not arrive (see ``polling_reason``), and falls back
-    to polling when the system refuses file events (inotify's watch limit, say).
-    Any other error of watchfiles (a name it cannot decode raises RuntimeError)
-    yields EventsLost and starts it again after a pause that doubles while the
-    errors go on; WatchError once the folder itself is gone.
-    """
-    reason = polling_reason(folder, options.poll)
-    tick_ms = int(min(1000, max(100, options.settle * 250)))
-    errors, said, heard = 0, set(), time.time()
-    while True:
-        how = f" (polling every {options.poll_interval:g} s: {reason})" if reason else ""
-        if not errors:
-            say(f"watching {shown}/ for new videos{how}")
-        try:
-            for batch in _watchfiles(folder, options, stop, tick_ms, reason):
-                errors, heard = 0, time.time()
-                yield batch
-            return
-        except OSError as exc:
-            if reason or not folder.is_dir():
-                raise
-            say(f"file events are not available here ({exc}); polling instead")
-            reason = "no file events"
-        except Exception as exc:  # watchfiles' own: RuntimeError and its kin
-            if not folder.is_dir():
-                raise WatchError(f"{shown}/ is gone (a share unmounted?)") from None
-            cause = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            if cause not in said:  # a file that keeps failing says so once
-                said.add(cause)
-                say(f"watching failed ({cause}); watching again, and running for what it missed")
-            errors += 1
-            yield EventsLost(heard - 2)
-            yield from _pause(min(MOST_PAUSE, 2.0 ** (errors - 1)), stop)
-
-
-def _watchfiles(folder: Path, options: WatchOptions, stop, tick_ms: int, reason: str | None):
-    """watchfiles.watch as the watch uses it."""
-    return watchfiles.watch(
-        folder,
-        watch_filter=None,  # every batch comes back, so waiting files are looked at
-        debounce=500,
-        rust_timeout=tick_ms,
-        yield_on_timeout=True,
-        stop_event=stop,
-        raise_interrupt=False,
-        force_polling=bool(reason),
-        poll_delay_ms=int(options.poll_interval * 1000),
-        ignore_permission_denied=True,
-    )
-
-
-def _pause(seconds: float, stop: threading.Event) -> Iterator[set]:
-    """Wait ``seconds`` (less when stopped), with an empty batch every second meanwhile."""
-    end = time.monotonic() + seconds
-    while not stop.is_set() and time.monotonic() < end:
-        stop.wait(min(1.0, max(0.0, end - time.monotonic())))
-        yield set()
 
 
 def stop_on_signals(stop: threading.Event, forced: threading.Event, run: WorkflowRun) -> None:
@@ -688,3 +320,34 @@ def _watch(watch: FolderWatch, options: WatchOptions, stop: threading.Event, say
             return ""
         watch.step()
     return ""
+
+
+def watch_videos(args: list[str], options: WatchOptions, project: Path) -> int:
+    """What `make watch` does: watch the videos folder the config names (as Snakemake reads
+    it from ``args``) and run Snakemake with ``args`` in ``project`` as videos settle.
+
+    Returns 1, with one line, when the config cannot be read or the folder is
+    missing; else as ``watch_folder``.
+    """
+    try:
+        settings = configured(args)
+    except ConfigError as exc:
+        say_on_stderr(f"config: {exc}")
+        return 1
+    except yaml.YAMLError as exc:
+        say_on_stderr(f"config: {' '.join(str(exc).split())}")
+        return 1
+    except OSError as exc:
+        say_on_stderr(f"config: {exc.filename}: {exc.strerror}")
+        return 1
+    videos = settings["videos"]
+    folder = Path(videos)
+    if not folder.is_dir():
+        say_on_stderr(
+            f"{videos}: videos folder not found (create it, or set 'videos' in the config)"
+        )
+        return 1
+    command = snakemake_command(args)
+    return watch_folder(
+        folder, videos, project, command, options, models_dir=settings["models_dir"]
+    )

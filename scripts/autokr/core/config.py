@@ -12,10 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from autokr.core import languages
+from autokr.core.defaults import SCHEMA
 from autokr.core.devices import backend_library, check_compute_type
 from autokr.core.errors import ConfigError
-
-SCHEMA = Path(__file__).resolve().parents[3] / "config" / "schema.yaml"
 
 
 def load_schema() -> dict[str, Any]:
@@ -266,7 +265,7 @@ def config_from_options(args, keys: list[str], base: dict[str, Any] | None = Non
     from autokr.models import choice
 
     steps = tuple(step for step in ("transcribe", "translate") if step in keys)
-    for line in choice.resolve(checked, decide=True, path=None, steps=steps):
+    for line in choice.resolve(checked, decide=True, path=None, steps=steps).lines:
         print(line, file=sys.stderr)
     return checked
 

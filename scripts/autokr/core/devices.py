@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from autokr.core.errors import ConfigError, OutOfMemory
+from autokr.core.file_lock import keep_for_life, open_lock, take_lock
 
 DEVICES = ("auto", "cuda", "cpu")
 T = TypeVar("T")
@@ -173,7 +174,6 @@ def cpu_threads(threads: int | None) -> int:
 #: A folder GPU jobs lock their cards in instead of the private one: set it to
 #: one several users' jobs can all write to share cards between them on purpose.
 GPU_LOCKS_ENV = "AUTOKR_GPU_LOCKS"
-_held_cards: list[int] = []  # lock files held open for the process's life
 #: How often a job waiting for a card says it still waits, in seconds.
 WAIT_NOTE_EVERY = 300.0
 
@@ -211,24 +211,19 @@ def claim_gpu(gpus: list | None = None, every: float = 0.2) -> str | None:
 
 def _lock_a_card(folder: Path, cards: list[str], every: float) -> str:
     """Lock the first free card of ``cards`` in ``folder``, waiting for one as long as it takes."""
-    import fcntl
-
     started, noted = time.monotonic(), None
     while True:
         for card in cards:
             path = folder / f"gpu-{card}.lock"
             try:
-                # Read-only is enough for flock, so a shared folder's lock file
-                # made by another user locks too; never through a link.
-                fd = os.open(path, os.O_RDONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o666)
+                # Open to everyone: a shared folder's lock file made by another user locks too.
+                fd = open_lock(path, 0o666)
             except OSError as exc:
                 raise ConfigError(f"{path}: cannot open the card's lock ({exc.strerror})") from None
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
+            if not take_lock(fd):
                 os.close(fd)
                 continue
-            _held_cards.append(fd)
+            keep_for_life(path, fd)
             if noted is not None:
                 log.info("got card %s after waiting %.0f s", card, time.monotonic() - started)
             return card

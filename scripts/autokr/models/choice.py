@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from pathlib import Path
 
 #: Whisper on CUDA, best first: (model, GB of free card memory it needs).
 #: The needs are estimates (the float16 weights, batched decoding and CUDA's
@@ -177,29 +178,51 @@ def machine_for(device: str, gpus: list | None, cpus: int) -> Machine:
     return Machine("cuda", free, cpus)
 
 
+@dataclass(frozen=True)
+class Resolved:
+    """What ``resolve`` did: the lines to print, and the choices to record once the run
+    really starts (``record``; None where nothing is to be recorded)."""
+
+    lines: list[str]
+    choices: dict[str, dict[str, str]] | None = None
+    path: Path | None = None
+
+    def record(self) -> None:
+        """Record the choices of this run (the Snakefile's onstart: a run that executes).
+
+        Not while the workflow is only read: a dry run, ``--report`` or a run the
+        lock refuses may measure a card that a running job fills, and must not
+        leave a smaller model for the next run to keep. Rewritten only when the
+        choices change.
+        """
+        if self.choices is not None and self.path is not None:
+            _write_if_changed(self.path, self.choices)
+
+
 def resolve(
     config: dict,
     decide: bool,
     path: str | None = CHOICE_FILE,
     steps: tuple[str, ...] = ("transcribe", "translate"),
-) -> list[str]:
-    """Put the models ``auto`` stands for into ``config``; return the lines to print.
+) -> Resolved:
+    """Put the models ``auto`` stands for into ``config``; return the lines to print and
+    what to record.
 
     ``decide`` (Snakemake's main process): choose on this machine, keeping the
-    choices recorded in ``path`` while they fit; ``record`` writes them once the
-    run starts (rewritten only when they change). Otherwise (a
-    cluster job parsing the workflow on its node): take the recorded ones, so
-    that every job sees what the run decided. The reasons go to
-    ``config["model_choice"]``, outside the steps' settings (and so their params).
-    ``path`` None (a step run by hand) records nothing; ``steps`` are those to resolve.
+    choices recorded in ``path`` while they fit; ``Resolved.record`` writes them
+    once the run starts. Otherwise (a cluster job parsing the workflow on its
+    node): take the recorded ones, so that every job sees what the run decided.
+    The reasons go to ``config["model_choice"]``, outside the steps' settings
+    (and so their params). ``path`` None (a step run by hand) records nothing;
+    ``steps`` are those to resolve.
     """
     import json
-    from pathlib import Path
 
     asked = [step for step in steps if config[step]["model"] == "auto"]
-    choices = {}
+    choices, to_record = {}, None
     if asked and decide:
         choices = _decide(config, asked, Path(path) if path else None)
+        to_record = choices if path else None
     elif asked:
         choices = json.loads(Path(path).read_text(encoding="utf-8"))
     lines = []
@@ -209,7 +232,8 @@ def resolve(
         lines.append(
             f"autokr: {step}.model auto: {choices[step]['model']} ({choices[step]['why']})"
         )
-    return lines + (_warnings(config) if decide and "transcribe" in steps else [])
+    lines += _warnings(config) if decide and "transcribe" in steps else []
+    return Resolved(lines, to_record, Path(path) if path else None)
 
 
 def _decide(config: dict, asked: list[str], path) -> dict[str, dict[str, str]]:
@@ -234,24 +258,7 @@ def _decide(config: dict, asked: list[str], path) -> dict[str, dict[str, str]]:
             choices[step] = kept
         else:
             choices[step] = {"model": new.model, "why": new.why, "device": machine.device}
-    if path:
-        _PENDING[:] = [(path, choices)]
     return choices
-
-
-#: The choices this process made, recorded by ``record`` once a run really starts.
-_PENDING: list = []
-
-
-def record() -> None:
-    """Record the choices of this run (the Snakefile's onstart: a run that executes).
-
-    Not while the workflow is only read: a dry run, ``--report`` or a run the
-    lock refuses may measure a card that a running job fills, and must not
-    leave a smaller model for the next run to keep.
-    """
-    for path, choices in _PENDING:
-        _write_if_changed(path, choices)
 
 
 def _fits(model: str | None, new: Choice, machine: Machine, config: dict) -> bool:
@@ -280,10 +287,9 @@ def _warnings(config: dict) -> list[str]:
 def _write_if_changed(path, choices: dict) -> None:
     import json
 
+    from autokr.core.record_files import write_text_atomic
+
     text = json.dumps(choices, indent=2, ensure_ascii=False) + "\n"
     if path.exists() and path.read_text(encoding="utf-8") == text:
         return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    write_text_atomic(path, text)

@@ -16,8 +16,10 @@ import re
 from pathlib import Path
 
 from autokr.core.errors import RecordError
-from autokr.core.records import ModelManifest, read_record, write_record
+from autokr.core.record_files import read_record, write_record
+from autokr.core.records import ModelManifest
 from autokr.models import locate
+from autokr.translation.conversion import converted_once, stored_weights
 
 log = logging.getLogger("autokr")
 
@@ -57,8 +59,6 @@ def weights_needed(backend: str, device: str, compute_type: str) -> list[str]:
     CPU's int8 and CUDA's float16 are made for it (a cluster job asks for a
     GPU and may still land without one). The transformers backend needs none.
     """
-    from autokr.translation.mt import stored_weights
-
     if backend != "ctranslate2":
         return []
     if compute_type != "auto":
@@ -91,19 +91,15 @@ def convert(checkpoint: ModelManifest, weights: list[str], into: Path) -> ModelM
     """Convert a downloaded NLLB checkpoint for CTranslate2 into ``into/WEIGHTS/model``, once each.
 
     A conversion already in place is kept (it was renamed into place whole,
-    see ``mt.convert_checkpoint``). A folder that is already a CTranslate2
+    see ``conversion.converted_once``). A folder that is already a CTranslate2
     model is used as it is, for every weight type.
     """
-    from autokr.translation import mt
-
     source = Path(checkpoint.folder)
     conversions, files = {}, {}
     for stored in weights:
         # into/WEIGHTS/model: where conversions have always been, so that those
         # made by an earlier autokr are found and kept.
-        folder = source if mt.is_ctranslate2_folder(source) else into / stored / "model"
-        if not (folder / "model.bin").exists():
-            mt.convert_checkpoint(source, folder, stored, checkpoint.model)
+        folder = converted_once(source, into / stored / "model", stored, checkpoint.model)
         conversions[stored] = str(folder)
         files.update({f"{stored}/{name}": size for name, size in _files(folder).items()})
     return ModelManifest(checkpoint.model, "ctranslate2", str(into), files, conversions)
@@ -118,7 +114,6 @@ def folder_for(prepared: dict[str, str], compute_type: str, manifest: str) -> st
     type as it loads them.
     """
     from autokr.core.errors import ModelError
-    from autokr.translation.mt import stored_weights
 
     weights = stored_weights(compute_type)
     folder = prepared.get(weights) or prepared.get("checkpoint")

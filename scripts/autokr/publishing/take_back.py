@@ -1,8 +1,8 @@
-"""Taking published files back, and the summary's account of what was published.
+"""Taking published files back.
 
 autokr removes a published file only in a run that holds Snakemake's lock
 (a job of rule ``unpublish``, or the end of a run), and only while it is byte
-for byte what autokr wrote (``publish.remove_own``). It removes:
+for byte what autokr wrote (``remove_own``). It removes:
 
 - the copies beside a video that is gone (its file deleted or moved away);
 - the copies beside a video whose file was replaced and whose new file failed
@@ -10,48 +10,68 @@ for byte what autokr wrote (``publish.remove_own``). It removes:
 - a kind of file, or all, on ``make unpublish KIND=...``: never because a
   run's config leaves a kind out, which may be a one-off.
 
+A video's publish job takes back only its own copies in a language it no
+longer publishes (``beside_video``).
+
 A muxed copy whose video is gone is never removed, even on ``make unpublish``:
 it may be the only copy of the video left. It is named in every summary.
 """
 
 from __future__ import annotations
 
+import logging
 import os
-import sys
-from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
-from autokr.core.errors import AutokrError, RecordError
-from autokr.core.records import VERSION, read_record, write_text_atomic
-from autokr.publishing.copies import (
-    DAMAGED,
+from autokr.core.errors import RecordError
+from autokr.publishing.manifest import (
     MANIFEST,
-    Outcome,
     Published,
-    PublishRecord,
     manifest_files,
     read_manifest,
-    take_back,
+    unchanged_since_written,
 )
+from autokr.publishing.outcomes import Outcome
 
-#: Where each removal job writes what it did: ``{run}.{what}.json``.
-RECORDS = Path("results") / "unpublish"
+log = logging.getLogger("autokr.publish")
+
 #: Why a muxed copy whose video is gone stays.
 ONLY_COPY = "it may be the only copy of the video left, so autokr never removes it"
 
 
-@dataclass(frozen=True)
-class UnpublishRecord:
-    """What a job of rule ``unpublish`` did: ``results/unpublish/{run}.{what}.json``.
+def remove_own(path: str, entry: Published, why: str) -> Outcome:
+    """Remove a file autokr published if it is still byte for byte what autokr wrote.
 
-    ``what`` is ``gone`` (copies of videos that are gone) or the kind taken
-    back (``next_to_video``, ``mux``, ``all``).
+    Outcomes: ``removed``; ``gone`` (nothing there); ``kept`` (changed since:
+    it is the user's now); ``not removed`` (it cannot be read or removed: a
+    read-only folder, say; still autokr's, for a later run).
     """
+    file = Path(path)
+    if not file.exists() and not file.is_symlink():
+        return Outcome(path, "gone", why)
+    try:
+        ours = unchanged_since_written(file, entry)
+        if ours:
+            file.unlink()
+    except OSError as exc:
+        reason = f"cannot remove it: {exc.strerror}; {why}"
+        log.warning("%s: not removed (%s)", path, reason)
+        return Outcome(path, "not removed", reason)
+    if not ours:
+        reason = f"changed since autokr wrote it, so it is yours; {why}"
+        log.warning("%s: kept (%s)", path, reason)
+        return Outcome(path, "kept", reason)
+    log.info("%s: removed (%s)", path, why)
+    return Outcome(path, "removed", why)
 
-    what: str
-    files: tuple[Outcome, ...]
-    version: int = VERSION
+
+def take_back(path: str, files: dict[str, Published], why: str) -> Outcome:
+    """``remove_own`` for a file of the manifest ``files``, which forgets it unless it
+    could not be removed (it is still autokr's then, and a later run tries again)."""
+    outcome = remove_own(path, files[path], why)
+    if outcome.action != "not removed":
+        del files[path]
+    return outcome
 
 
 def video_gone(entry: Published) -> bool:
@@ -168,107 +188,3 @@ def _forget_record(results: Path, video: str) -> None:
     """Remove a video's publish record (autokr's own, under results/), so that the
     next run that publishes its kinds runs its publish job again."""
     (results / "videos" / video / "publish.json").unlink(missing_ok=True)
-
-
-def outcome_line(outcome: Outcome) -> str:
-    """One line for the user: ``autokr: FILE: ACTION (REASON)``."""
-    return f"autokr: {outcome.path}: {outcome.action}" + (
-        f" ({outcome.reason})" if outcome.reason else ""
-    )
-
-
-def report_publishing(
-    results: Path,
-    summary: str,
-    videos: dict[str, Path],
-    run_started: float,
-    replaced: Sequence[str] = (),
-) -> str:
-    """At the end of a run (which holds the lock): take back what waits to be taken back
-    (``unpublish_gone``, ``unpublish_replaced``), print one line for each, and add
-    what needs a look to the summary.
-
-    Returns the summary's text, with a Published section when autokr published
-    anything; ``results/summary.md`` is written again with it.
-    """
-    manifest = results / MANIFEST.name
-    earlier = _this_runs_removals(results, run_started)
-    rows = [[o.path, f"{o.action}: {o.reason}"] for o in earlier if o.action != "gone"]
-    try:
-        now = unpublish_gone(results, manifest) + unpublish_replaced(
-            results, list(replaced), manifest
-        )
-        files = list(read_manifest(manifest).files.values())
-    except AutokrError as exc:
-        print(f"autokr: {exc}; {DAMAGED}", file=sys.stderr)
-        now, files = [], []
-        rows.append([str(manifest), str(exc).removeprefix(f"{manifest}: ")])
-    shown = {o.path for o in earlier}
-    for outcome in (o for o in now if o.action != "gone" and o.path not in shown):
-        if ONLY_COPY not in outcome.reason:  # said in the summary, every run
-            print(outcome_line(outcome), file=sys.stderr)
-        rows.append([outcome.path, f"{outcome.action}: {outcome.reason}"])
-    for video in videos:
-        rows += _attention(results, video, run_started)
-    if not rows and not manifest.exists():
-        return summary
-    text = summary.rstrip("\n") + "\n\n" + "\n".join(_published_section(files, manifest, rows))
-    write_text_atomic(results / "summary.md", text)
-    return text
-
-
-def _published_section(files: list[Published], manifest: Path, rows: list[list[str]]) -> list[str]:
-    """The summary's Published section: how many files, and those that need a look."""
-    beside = sum(1 for e in files if e.kind == "next_to_video")
-    muxed = sum(1 for e in files if e.kind == "mux")
-    lines = [
-        "## Published",
-        "",
-        f"{beside} subtitle files beside their videos, {muxed} muxed videos in "
-        f"results/muxed/ (autokr's own files are listed in {manifest}).",
-        "",
-    ]
-    if rows:
-        lines += ["| file | what happened |", "| --- | --- |"]
-        lines += [f"| {path} | {what} |" for path, what in rows] + [""]
-    return lines
-
-
-def _this_runs_removals(results: Path, run_started: float) -> list[Outcome]:
-    """What this run's removal jobs did, from their records."""
-    outcomes: list[Outcome] = []
-    for path in sorted((results / RECORDS.name).glob("*.json")):
-        try:
-            if path.stat().st_mtime >= run_started:
-                outcomes += read_record(UnpublishRecord, path).files
-        except (OSError, RecordError):
-            continue
-    return outcomes
-
-
-def _attention(results: Path, video: str, run_started: float) -> list[list[str]]:
-    """A video's published files that need a look: those left alone, kept or removed
-    by its publish job, and a publish job that failed in this run."""
-    rows = []
-    record = results / "videos" / video / "publish.json"
-    try:
-        outcomes = read_record(PublishRecord, record).files if record.exists() else ()
-        # What stays needs a look every run; a removal, in the run that made it.
-        this_run = outcomes and record.stat().st_mtime >= run_started
-    except (OSError, RecordError):
-        outcomes, this_run = (), False
-    for o in outcomes:
-        if o.action in ("left alone", "kept", "not removed") or (
-            o.action == "removed" and this_run
-        ):
-            rows.append([o.path, f"{o.action}: {o.reason}"])
-    job_log = results / "logs" / "publish" / f"{video}.log"
-    if job_log.exists() and job_log.stat().st_mtime >= run_started:
-        errors = [
-            line
-            for line in job_log.read_text(encoding="utf-8", errors="replace").splitlines()
-            if line.startswith("autokr: ")
-        ]
-        if errors:
-            rows.append([video, f"failed: {errors[-1].removeprefix('autokr: ')} ({job_log})"])
-    return rows

@@ -1,8 +1,11 @@
-"""Speech recognition with faster-whisper: load the model, transcribe, keep the signals."""
+"""Speech recognition with faster-whisper: load the model, transcribe, keep the signals.
+
+What is done with the segments' times (speech no word covers, segments cut,
+split and merged) is in ``autokr.speech.segments``.
+"""
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import time
 from dataclasses import asdict, dataclass, field
@@ -11,11 +14,21 @@ from typing import Any
 from autokr.batch import progress
 from autokr.core.devices import Placement
 from autokr.core.errors import ModelError
-from autokr.core.records import Run, Segment, Span, Transcript, Word
+from autokr.core.records import Run, Segment, Span, Transcript
 from autokr.core.switches import fault_switch
 from autokr.models import locate
 from autokr.speech.hallucinations import GuardOptions, screen_segments
 from autokr.speech.media import SAMPLE_RATE
+from autokr.speech.segments import (
+    decoding_clips,
+    from_whisper,
+    merge_segments,
+    shifted,
+    speech_within,
+    split_at_pauses,
+    uncovered_speech,
+    words_within,
+)
 from autokr.text.sentences import repeats_itself
 
 log = logging.getLogger("autokr.transcribe")
@@ -109,7 +122,7 @@ def _vad_parameters(options: TranscribeOptions, batched: bool) -> dict[str, Any]
 
 #: A run said this many times in a row makes a segment a decoder loop. Speech
 #: repeats itself for real ("はいはいはい", "そうそうそう"), and a false alarm
-#: costs a decoding again, so one more than for NLLB output (mt).
+#: costs a decoding again, so one more than for NLLB output (translation.checks).
 _LOOP_TIMES = 4
 
 
@@ -155,9 +168,9 @@ def transcribe(model, audio: str, options: TranscribeOptions, placement: Placeme
     missing = uncovered_speech(speech, kept)
     if missing:
         log.info("speech no word covers: %s", ", ".join(f"{s.start}-{s.end}" for s in missing))
-        clips += _clips(missing)
-        found = _decode_spans(model, samples, _clips(missing), language, options)
-        out = merge_segments(out, [p for seg in found for p in _within(seg, missing)])
+        clips += decoding_clips(missing)
+        found = _decode_spans(model, samples, decoding_clips(missing), language, options)
+        out = merge_segments(out, [p for seg in found for p in words_within(seg, missing)])
         kept, decisions = screen_segments(out, guards)
     left = uncovered_speech(speech, kept)
     return Transcript(
@@ -193,12 +206,12 @@ def _first_pass(model, samples, speech: list[Span], options: TranscribeOptions, 
     found = _FirstPass([], info)
     next_report = time.time() + 30
     for raw in segments:  # a generator: decoding happens as we iterate
-        for piece in split_at_pauses(_segment(raw)) if batched else [_segment(raw)]:
+        for piece in split_at_pauses(from_whisper(raw)) if batched else [from_whisper(raw)]:
             why = needs_redecoding(piece, options) if batched else None
             if not why:
                 found.segments.append(piece)
                 continue
-            spans = _speech_within(speech, piece.start, piece.end)
+            spans = speech_within(speech, piece.start, piece.end)
             log.info("decoding %.2f-%.2f again (%s): %r", piece.start, piece.end, why, piece.text)
             found.segments += _decode_spans(model, samples, spans, info.language, options)
             found.clips += spans
@@ -238,17 +251,6 @@ def _decode(model, samples, options: TranscribeOptions, batched: bool):
     )
 
 
-#: Speech (seconds) with no word on it that is decoded again, and that counts
-#: as uncovered in the record: shorter gaps are breaths and word-timing slack.
-MIN_UNCOVERED = 1.0
-#: How far (seconds) a word's timing may be off and still cover its speech.
-WORD_SLACK = 0.2
-#: Silence (seconds) added around speech that is decoded again.
-CLIP_PAD = 0.2
-#: Speech this close (seconds, padding included) is decoded again as one clip.
-JOIN_GAP = 1.0
-
-
 def speech_spans(samples, options: TranscribeOptions) -> list[Span]:
     """Where Silero VAD hears speech, tightly (the coverage check's reference).
 
@@ -271,64 +273,6 @@ def speech_spans(samples, options: TranscribeOptions) -> list[Span]:
     ]
 
 
-def uncovered_speech(
-    speech: list[Span], segments: list[Segment], shortest: float = MIN_UNCOVERED
-) -> list[Span]:
-    """Stretches of speech, ``shortest`` seconds or longer, that no word of ``segments`` covers.
-
-    The batched pipeline can leave out a whole sentence with no sign in what
-    it returns (no segment, no low score): only the audio shows it. A segment
-    without word timings covers its whole span.
-    """
-    covered = sorted(
-        (w.start - WORD_SLACK, w.end + WORD_SLACK)
-        for seg in segments
-        for w in (seg.words or [Word(seg.start, seg.end, seg.text, 1.0)])
-    )
-    found = []
-    for span in speech:
-        at = span.start
-        for start, end in covered:
-            if end <= at or start >= span.end:
-                continue
-            if start - at >= shortest:
-                found.append(Span(round(at, 3), round(start, 3)))
-            at = max(at, end)
-        if span.end - at >= shortest:
-            found.append(Span(round(at, 3), span.end))
-    return found
-
-
-def _clips(spans: list[Span]) -> list[Span]:
-    """Spans padded a little, and joined where they nearly touch: what is decoded again.
-
-    VAD cuts speech at every breath; a sentence decoded in one piece reads
-    better than its halves decoded apart.
-    """
-    clips: list[Span] = []
-    for span in spans:
-        start, end = max(0.0, span.start - CLIP_PAD), span.end + CLIP_PAD
-        if clips and start - clips[-1].end < JOIN_GAP:
-            clips[-1] = Span(clips[-1].start, end)
-        else:
-            clips.append(Span(start, end))
-    return clips
-
-
-def _speech_within(speech: list[Span], start: float, end: float) -> list[Span]:
-    """The speech between ``start`` and ``end``, padded a little: what a piece is decoded over.
-
-    A glued batched segment can span minutes of music between two sentences;
-    only its speech is decoded again. Spans close together are decoded as one.
-    """
-    inside = [
-        Span(max(s.start, start), min(s.end, end))
-        for s in speech
-        if s.end > start and s.start < end
-    ]
-    return _clips(inside or [Span(start, end)])
-
-
 def _decode_spans(model, samples, spans: list[Span], language: str, options: TranscribeOptions):
     """Decode each span with the sequential decoder; times back on the full timeline."""
     found: list[Segment] = []
@@ -341,110 +285,5 @@ def _decode_spans(model, samples, spans: list[Span], language: str, options: Tra
             condition_on_previous_text=False,
             **_decoder_args(options),
         )
-        found += [_shift(_segment(s), span.start) for s in segments]
+        found += [shifted(from_whisper(s), span.start) for s in segments]
     return found
-
-
-def _within(seg: Segment, spans: list[Span]) -> list[Segment]:
-    """The words of ``seg`` heard inside ``spans`` (not in the padding), as segments."""
-
-    def inside(start: float, end: float) -> bool:
-        mid = (start + end) / 2
-        return any(s.start - WORD_SLACK <= mid <= s.end + WORD_SLACK for s in spans)
-
-    if not _words_match(seg):
-        return [seg] if inside(seg.start, seg.end) else []
-    words = tuple(w for w in seg.words if inside(w.start, w.end))
-    if not words:
-        return []
-    text = "".join(w.word for w in words).strip()
-    return [
-        dataclasses.replace(seg, start=words[0].start, end=words[-1].end, text=text, words=words)
-    ]
-
-
-def merge_segments(segments: list[Segment], new: list[Segment]) -> list[Segment]:
-    """``new`` put into ``segments`` in time order, by word times.
-
-    A segment that the new one falls inside (the batched pipeline's segments
-    can span 30 s) is cut at the new one's start, where its words allow.
-    """
-    out = list(segments)
-    for seg in sorted(new, key=lambda s: s.start):
-        cut: list[Segment] = []
-        for old in out:
-            cut += _cut(old, seg.start) if old.start < seg.start < old.end else [old]
-        out = sorted([*cut, seg], key=lambda s: s.start)
-    return out
-
-
-def _cut(seg: Segment, at: float) -> list[Segment]:
-    """``seg`` as its words before ``at`` and its words after (whole if they do not match)."""
-    if not _words_match(seg):
-        return [seg]
-    before = tuple(w for w in seg.words if (w.start + w.end) / 2 < at)
-    after = seg.words[len(before) :]
-    return [
-        dataclasses.replace(
-            seg, start=g[0].start, end=g[-1].end, text="".join(w.word for w in g).strip(), words=g
-        )
-        for g in (before, after)
-        if g
-    ]
-
-
-def _words_match(seg: Segment) -> bool:
-    """True when the segment's words spell its text (a user may have edited the text)."""
-    return bool(seg.words) and "".join(w.word for w in seg.words).strip() == seg.text
-
-
-#: Silence (seconds) between two words of one batched segment that splits it.
-SPLIT_PAUSE = 2.0
-
-
-def split_at_pauses(seg: Segment, pause: float = SPLIT_PAUSE) -> list[Segment]:
-    """Split a batched segment where its words are far apart.
-
-    The batched pipeline glues speech chunks from across the file into one
-    30-second window and reports it as one segment spanning all of them (seen:
-    one segment from 5 to 55 minutes). Its words keep their true times.
-    """
-    if not _words_match(seg):
-        return [seg]
-    groups: list[list] = [[seg.words[0]]]
-    for word in seg.words[1:]:
-        if word.start - groups[-1][-1].end >= pause:
-            groups.append([])
-        groups[-1].append(word)
-    return [
-        dataclasses.replace(
-            seg,
-            start=g[0].start,
-            end=g[-1].end,
-            text="".join(w.word for w in g).strip(),
-            words=tuple(g),
-        )
-        for g in groups
-    ]
-
-
-def _shift(seg: Segment, offset: float) -> Segment:
-    words = tuple(
-        dataclasses.replace(w, start=w.start + offset, end=w.end + offset) for w in seg.words
-    )
-    return dataclasses.replace(seg, start=seg.start + offset, end=seg.end + offset, words=words)
-
-
-def _segment(seg) -> Segment:
-    words = tuple(
-        Word(float(w.start), float(w.end), w.word, float(w.probability)) for w in (seg.words or ())
-    )
-    return Segment(
-        start=float(seg.start),
-        end=float(seg.end),
-        text=seg.text.strip(),
-        no_speech_prob=float(seg.no_speech_prob),
-        avg_logprob=float(seg.avg_logprob),
-        compression_ratio=float(seg.compression_ratio),
-        words=words,
-    )

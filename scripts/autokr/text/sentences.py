@@ -15,6 +15,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
+from autokr.core.defaults import schema_default
 from autokr.core.records import Segment
 
 #: Marks that end a sentence, quotes and brackets that may close it, and marks
@@ -108,10 +109,10 @@ class SentenceOptions:
     max_piece_seconds: a piece longer than this is cut at a clause boundary.
     """
 
-    max_pause: float = 1.5
-    max_chars: int = 80
-    piece_pause: float = 0.6
-    max_piece_seconds: float = 6.0
+    max_pause: float = schema_default("translate.sentences.max_pause")
+    max_chars: int = schema_default("translate.sentences.max_chars")
+    piece_pause: float = schema_default("translate.sentences.piece_pause")
+    max_piece_seconds: float = schema_default("translate.sentences.max_piece_seconds")
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,8 @@ from datetime import timedelta
 
 import srt
 
-from autokr.core.records import Transcript, Translation, write_text_atomic
+from autokr.core.record_files import write_text_atomic
+from autokr.core.records import Transcript, Translation
 from autokr.text.layout import Cue, Layout, Rules, wrap
 from autokr.text.sentences import SentenceOptions, join_sentences
 

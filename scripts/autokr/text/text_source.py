@@ -10,17 +10,25 @@ all count, and files autokr published itself never do.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
+import socket
 import subprocess
+import time
 from collections.abc import Callable
 from pathlib import Path
 
-from autokr.batch.discovery import names_language, sidecar_files, subtitle_tracks
+from autokr.batch.existing_subtitles import names_language, sidecar_files, subtitle_tracks
 from autokr.core import languages
 from autokr.core.errors import SubtitleError
+from autokr.core.memory import step_memory
+from autokr.core.record_files import write_record
 from autokr.core.records import WORDS_FROM_TEXT, Run, Segment, TextSource, Transcript, Word
 from autokr.text.subtitle_formats import SubtitleText, TextCue, parse_text, read_subtitles
+
+# The step's name in the log: read_subtitles runs read_video_subtitles.
+log = logging.getLogger("autokr.read_subtitles")
 
 MODES = ("auto", "speech", "subtitles")
 #: Subtitle files autokr reads, in the order it prefers them.
@@ -89,6 +97,37 @@ def _sidecars(video: Path, tags: frozenset[str], published) -> list[Path]:
         return (order.index(suffix) if suffix in order else len(order), name.count("."), name)
 
     return [video.parent / name for name in sorted(found, key=rank)]
+
+
+def read_video_subtitles(
+    video: str,
+    out: str,
+    language: str,
+    mode: str = "subtitles",
+    published: Callable[[Path], bool] = lambda path: False,
+    expected: tuple[str, int | None] | None = None,
+) -> None:
+    """Write the transcript of ``video`` made from its own ``language`` subtitles.
+
+    ``mode`` is transcribe.source (``subtitles`` by hand). SubtitleError when
+    there are none to read (under ``subtitles``, the line says why), and when
+    ``expected`` (the file, or "" and the track, the workflow planned with) is
+    no longer what would be read.
+    """
+    started = time.time()
+    source = choose_text(Path(video), language, "subtitles", published)
+    for line in source.skipped:
+        log.info("passed over: %s", line)
+    planned = (source.path if source.kind == "file" else "", source.track)
+    if source.kind == "speech" and mode == "subtitles":
+        raise SubtitleError(missing_line(video, language, source.skipped))
+    if source.kind == "speech" or (expected is not None and expected != planned):
+        raise SubtitleError(f"{video}: its subtitles changed while the run went on; run again")
+    text = read_text(source)
+    run = Run("cpu", "", started, time.time(), host=socket.gethostname(), **step_memory())
+    transcript = subtitle_transcript(text, source, language, media_duration(Path(video)), run)
+    write_record(transcript, out)
+    log.info("%d cues from %s", len(transcript.segments), describe(source))
 
 
 def describe(source: TextSource) -> str:

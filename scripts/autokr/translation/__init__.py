@@ -1,1 +1,1 @@
-"""Translation: the models behind one interface."""
+"""Translation: NLLB behind one interface, its CTranslate2 conversion, checks on its output."""

@@ -1,0 +1,181 @@
+"""The translate step's work: a transcript to ``translation.{lang}.json``, one try of NLLB.
+
+``translate_with_config`` is what ``scripts/translate.py`` calls, with the
+config its job runs with; ``translate_transcript`` is the same step with its
+options as records. The transcript is joined into sentences, each sentence
+translated (and checked), and each translation shared back over the pieces
+of speech it was made of, as cues.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+
+from autokr.core import languages
+from autokr.core.config import step_settings
+from autokr.core.devices import Attempt, claim_gpu, cpu_threads
+from autokr.core.errors import ConfigError
+from autokr.core.record_files import read_record, write_record
+from autokr.core.records import Cue, ModelManifest, Transcript, Translation, read_transcript
+from autokr.core.switches import hold
+from autokr.models import store
+from autokr.models.tries import ModelTry
+from autokr.text.sentences import SentenceOptions, join_sentences, share_text
+from autokr.translation import checks, mt
+
+log = logging.getLogger("autokr.translate")
+
+#: The model steps' manifest, and the folders it names by stored weights.
+Prepared = tuple[str, dict[str, str]]
+
+
+def source_nllb_code(configured: str, transcript: Transcript) -> str:
+    """The NLLB code of the spoken language: as configured, or as Whisper detected it."""
+    if configured == languages.AUTO:
+        return languages.nllb_code_for_detected(transcript.language)
+    return languages.language(configured).nllb
+
+
+def translate_transcript(
+    transcript_path: str,
+    out: str,
+    *,
+    source: str,
+    target: str,
+    options: mt.TranslateOptions,
+    sentence_options: SentenceOptions | None = None,
+    device: str = "auto",
+    threads: int | None = None,
+    attempt: Attempt | None = None,
+    prepared: Prepared | None = None,
+    model_choice: str = "",
+) -> None:
+    """Translate a transcript sentence by sentence into ``target``; write the cues to ``out``.
+
+    ``attempt`` is Snakemake's try: each retry after running out of memory halves the batch.
+    ``prepared`` is the model steps' manifest and its folders by stored weights
+    (``prepared_model``); ``model_choice`` why ``model: auto`` chose the model, if it did.
+    """
+    tried = ModelTry(attempt or Attempt(), options.batch_size)
+    configured = options
+    options = tried.lighter(options, "batch_size", "batch_tokens")
+    transcript = read_transcript(transcript_path)
+    src, tgt = _nllb_codes(transcript_path, transcript, source, target)
+    # torch has no lighter type than float16 to fall to: only CTranslate2's lightens.
+    placement = tried.place(
+        mt.placement(options, device), lighter_type=options.backend == "ctranslate2"
+    )
+    if prepared:
+        options = dataclasses.replace(options, model=_prepared(prepared, placement.compute_type))
+    sentence_options = sentence_options or SentenceOptions()
+    sentences = join_sentences(transcript.segments, sentence_options)
+    translated, retries = [], []
+    if sentences:  # loading NLLB takes seconds and gigabytes; a silent video needs neither
+        log.info(
+            "try %d of %d: model %s (%s) on %s %s, %s -> %s, batch %d",
+            *(tried.attempt.number, tried.attempt.last, options.model, options.backend),
+            *(placement.device, placement.compute_type, src, tgt, options.batch_size),
+        )
+        with tried.running(transcript_path):
+            translator = mt.load_translator(options, placement, cpu_threads(threads))
+            hold("translate.model")
+            translated, retries = checks.translate_checked(
+                translator, [s.text for s in sentences], src, tgt, options.beam_size
+            )
+    cues = tuple(sentence_cues(sentences, translated, retries, tgt))
+    translation = Translation(
+        src,
+        tgt,
+        cues,
+        _settings(configured, sentence_options, device, target, model_choice),
+        run=tried.run(),
+        sentences=len(sentences),
+        retries=tuple(retries),
+    )
+    write_record(translation, out)
+    log.info("%d sentences, %d cues, %d retried", len(sentences), len(cues), len(retries))
+
+
+def _settings(options, sentence_options, device: str, target: str, model_choice: str) -> dict:
+    """The settings a translation records: the step's, and why auto chose its model."""
+    return {
+        **dataclasses.asdict(options),
+        **dataclasses.asdict(sentence_options),
+        **{"device": device, "target": target},
+        **({"model_choice": model_choice} if model_choice else {}),
+    }
+
+
+def _prepared(prepared: Prepared, compute_type: str) -> str:
+    """The prepared folder this try loads (see ``store.folder_for``)."""
+    manifest, folders = prepared
+    return store.folder_for(folders, compute_type, manifest)
+
+
+def _nllb_codes(path: str, transcript: Transcript, source: str, target: str) -> tuple[str, str]:
+    """The NLLB codes of the source (as configured or detected) and the target."""
+    try:
+        src = source_nllb_code(source, transcript)
+    except ConfigError as exc:  # a detected language NLLB cannot translate
+        raise ConfigError(f"{path}: {exc}") from None
+    return src, languages.target_language(target).nllb
+
+
+def sentence_cues(sentences, translated: list[str], retries, target: str) -> list[Cue]:
+    """Each sentence's translation shared back over its pieces of speech, as cues."""
+    retried = {r.sentence: r.method for r in retries}
+    cues = []
+    for i, (sentence, text) in enumerate(zip(sentences, translated, strict=True)):
+        parts = share_text(text, sentence.pieces, languages.uses_spaces(target))
+        method = f"retried: {retried[i]}" if i in retried else "sentence"
+        cues += [
+            Cue(piece.start, piece.end, piece.text, part, i, method)
+            for piece, part in zip(sentence.pieces, parts, strict=True)
+        ]
+    return cues
+
+
+def prepared_model(manifest: str) -> Prepared:
+    """The manifest, and the folders it names by stored weights ("checkpoint": not converted)."""
+    prepared = read_record(ModelManifest, manifest)
+    return manifest, prepared.conversions or {"checkpoint": prepared.folder}
+
+
+def translate_with_config(
+    transcript: str,
+    out: str,
+    target: str,
+    config: dict,
+    *,
+    threads: int | None = None,
+    attempt: int = 1,
+    model_manifest: str | None = None,
+) -> None:
+    """Run the step with a whole (checked, filled) config, as the workflow does.
+
+    A job that may use a GPU first takes a free card of its own (``claim_gpu``).
+    ``attempt`` is Snakemake's try number; ``model_manifest`` what the model
+    steps wrote for the model (None: load ``translate.model`` as it is).
+    """
+    # Read first, as before any card is waited for: a bad manifest fails at once.
+    prepared = prepared_model(model_manifest) if model_manifest else None
+    settings = step_settings(config, "translate")
+    sentences = settings.pop("sentences")
+    device = settings.pop("device")
+    configured_threads = settings.pop("threads")
+    if device != "cpu":
+        claim_gpu(config["gpus"])
+    translate_transcript(
+        transcript,
+        out,
+        source=config["source_language"],
+        target=target,
+        options=mt.TranslateOptions(**settings),
+        sentence_options=SentenceOptions(**sentences),
+        device=device,
+        threads=threads or configured_threads,
+        attempt=Attempt(attempt),
+        prepared=prepared,
+        model_choice=config.get("model_choice", {}).get("translate", ""),
+    )
