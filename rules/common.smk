@@ -86,7 +86,7 @@ PLAN = RunPlan(
     scan_rules(),
     TARGETS,
     main_process=workflow.is_main_process,
-    dry_run=workflow.dryrun,
+    dry_run=lambda: workflow.dryrun,
     started=RUN_STARTED,
 )
 

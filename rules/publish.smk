@@ -1,9 +1,9 @@
 # Publishing: each video's subtitles copied beside it, named the way players
 # look for them, and/or muxed into a copy of the video, when config `publish`
 # asks. results/published.json lists every file autokr wrote there. Removing
-# them (autokr/publishing/take_back.py) happens only in a run, which holds the lock: the
-# `unpublish` job, and the end of a run (report_batch); never in an input
-# function, which runs before the lock is taken.
+# them (autokr/publishing/take_back.py) happens only in a run, which holds the
+# lock: the `unpublish` job, and the end of a run (autokr/batch/run_hooks.py);
+# never in an input function, which runs before the lock is taken.
 
 
 # Light: file copies and an ffmpeg stream copy, where the videos are.

@@ -1,8 +1,8 @@
 # The report: `snakemake --report report.html` packs the batch page (the table
 # of videos, the summary, the config) and each video's timeline plot, which the
-# end of every run writes (autokr/batch/html_report.py says why no job makes them).
+# end of every run writes (autokr/reports/html_report.py says why no job makes them).
 # Captions are in report/.
-from autokr.batch.html_report import PAGE, timeline_path
+from autokr.reports.html_report import PAGE, timeline_path
 
 # Resolved here, where the workflow knows this file's folder: a caption given
 # to report() inside an input function must already be a workflow path.

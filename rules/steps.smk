@@ -48,8 +48,9 @@ rule extract_audio:
 rule transcribe:
     input:
         audio="results/videos/{video}/audio.wav",
-        # Not read: it makes a replaced video redo its transcript even after
-        # the temporary audio is gone (Snakemake skips a missing temp file).
+        # It makes a replaced video redo its transcript even after the
+        # temporary audio is gone (Snakemake skips a missing temp file); the
+        # step reads only its own subtitles passed over, for the record.
         video=video_path,
         # ancient: a model change reruns through the params; touching the
         # models folder reruns nothing.
@@ -68,7 +69,9 @@ rule transcribe:
         gpu=gpu_units("transcribe"),
         model_jobs=1,
         attempt=attempt_number,
-    # `settings`: the transcript-shaping settings not at their defaults.
+    # `settings`: the transcript-shaping settings not at their defaults; not
+    # device, compute_type, threads, nor source (it picks the rule), which only
+    # run_with holds.
     params:
         settings=changed_settings("transcribe"),
         language=config["source_language"],
@@ -118,7 +121,9 @@ rule translate:
         gpu=gpu_units("translate"),
         model_jobs=1,
         attempt=attempt_number,
-    # `settings`: the translation-shaping settings not at their defaults.
+    # `settings`: the translation-shaping settings not at their defaults; not
+    # device, compute_type, threads, batch_size, batch_tokens (how a job runs,
+    # never what it makes), which only run_with holds.
     params:
         settings=changed_settings("translate"),
         source=config["source_language"],

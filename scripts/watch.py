@@ -10,7 +10,7 @@ has stopped changing for the settle time; then Snakemake runs, one run at a
 time, with the same arguments each time; a run that fails is tried again
 later. Ctrl-C (or SIGTERM) stops it cleanly:
 a run in progress is interrupted as Ctrl-C interrupts `make run`, and waited
-for. See autokr/batch/watcher.py for how, and autokr/batch/watched_files.py for what
+for. See autokr/watching/watcher.py for how, and autokr/watching/watched_files.py for what
 is watched and what is left out.
 """
 
@@ -22,8 +22,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from autokr.batch.file_events import WatchOptions
-from autokr.batch.watcher import watch_videos
+from autokr.watching.file_events import WatchOptions
+from autokr.watching.watcher import watch_videos
 
 
 def parse_args(argv: list[str]) -> tuple[WatchOptions, list[str]]:

@@ -24,9 +24,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from autokr.batch.html_report import Row, render_page
-from autokr.batch.timeline import cue_spans, speech_spans
 from autokr.core.records import QA, Run, Segment, Span, Transcript, Word
+from autokr.reports.html_report import Row, render_page
+from autokr.reports.timeline import cue_spans, speech_spans
 from runs import configure, copy_project, snakemake
 
 CHROMIUM = shutil.which("chromium")

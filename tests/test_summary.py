@@ -5,9 +5,9 @@ import time
 from pathlib import Path
 
 from autokr.batch.discovery import Skipped
-from autokr.batch.summary import summarise
 from autokr.core.record_files import write_record
 from autokr.core.records import QA, Decision, Span
+from autokr.reports.summary import summarise
 
 
 def write_qa(results: Path, video: str, breaks: list[dict]) -> None:

@@ -15,9 +15,9 @@ from types import SimpleNamespace
 import pytest
 from watchfiles import Change
 
-from autokr.batch.file_events import POLLING_ENV, polling_reason
-from autokr.batch.settling import Settling
-from autokr.batch.watcher import FolderWatch, describe
+from autokr.watching.file_events import POLLING_ENV, polling_reason
+from autokr.watching.settling import Settling
+from autokr.watching.watcher import FolderWatch, describe
 from conftest import ROOT
 from runs import (
     configure,
@@ -467,7 +467,7 @@ def test_network_shares_are_polled(folder, forced, environ, reason):
 def test_where_file_events_are_refused_the_folder_is_polled(monkeypatch, tmp_path):
     import threading
 
-    from autokr.batch import file_events as watch
+    from autokr.watching import file_events as watch
 
     calls = []
 
@@ -663,8 +663,8 @@ def test_the_watch_survives_a_name_watchfiles_cannot_read(
 
 def test_whatever_ends_the_watch_stops_the_run_it_started(monkeypatch, tmp_path):
     from autokr.batch import launch
-    from autokr.batch import watcher as watch
-    from autokr.batch.file_events import WatchOptions
+    from autokr.watching import watcher as watch
+    from autokr.watching.file_events import WatchOptions
 
     monkeypatch.setattr(watch, "stop_on_signals", lambda *args: None)  # pytest's own stay
     started = []

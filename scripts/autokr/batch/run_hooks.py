@@ -19,11 +19,11 @@ from pathlib import Path
 from typing import Any
 
 from autokr.batch import progress
-from autokr.batch.html_report import write_report_files
 from autokr.batch.run_lock import record_owner
 from autokr.batch.run_plan import RunPlan
-from autokr.batch.summary import write_summary
 from autokr.models.choice import Resolved
+from autokr.reports.html_report import write_report_files
+from autokr.reports.summary import write_summary
 
 log = logging.getLogger("autokr.run")
 
@@ -46,9 +46,9 @@ def start_run(
     cluster was given: they would cap the whole cluster to one model job at a
     time. Exits with one line when the run may not go on.
     """
-    _log_to(plan.started)
     if not record_owner(project):
         sys.exit(ANOTHER_RUN)
+    _log_to(plan.started)
     log.info("start: %s holds the project", project)
     if cluster_caps:
         sys.exit(
@@ -88,22 +88,33 @@ def end_run(
         results, found.videos, config, source_label, plan.targets, plan.started
     )
     for line in problems:
-        log.warning("end: %s", line.removeprefix("autokr: "))
+        log.info("end: %s", line.removeprefix("autokr: "))
         print(line, file=sys.stderr)
     log.info("end: wrote the report's page and plots under %s", results / "report")
+
+
+#: Run logs kept in results/logs/run/: the newest, one a run.
+KEEP_RUN_LOGS = 30
 
 
 def _log_to(started: float) -> None:
     """Log what autokr's code does in Snakemake's own process (this module's lines, and
     the summary's and publishing's) to ``results/logs/run/<started>.log``; warnings
-    still reach the terminal as before, as their bare message."""
+    still reach the terminal as before, as their bare message. The oldest run logs
+    go, past KEEP_RUN_LOGS; a log that cannot be written is done without."""
     root = logging.getLogger("autokr")
     if root.handlers:
         return
     stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(started))
-    path = Path("results") / "logs" / "run" / f"{stamp}.log"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    to_file = logging.FileHandler(path, encoding="utf-8")
+    folder = Path("results") / "logs" / "run"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        to_file = logging.FileHandler(folder / f"{stamp}.log", encoding="utf-8")
+        for old in sorted(folder.glob("*.log"))[:-KEEP_RUN_LOGS]:
+            old.unlink(missing_ok=True)
+    except OSError as exc:
+        print(f"autokr: {folder}: no run log ({exc.strerror})", file=sys.stderr)
+        return
     to_file.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
     to_terminal = logging.StreamHandler(sys.stderr)
     to_terminal.setLevel(logging.WARNING)

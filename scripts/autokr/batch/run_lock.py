@@ -55,7 +55,7 @@ def record_owner(workdir: Path, wait: float = 10.0) -> bool:
     path.parent.mkdir(parents=True, exist_ok=True)
     lock = workdir / OWNER_LOCK
     if not held_here(lock):
-        fd = open_lock(lock)
+        fd = open_lock(lock, writable=True)
         deadline = time.monotonic() + wait
         while True:
             try:

@@ -29,15 +29,16 @@ class RunPlan:
 
     ``rules``: what the scan leaves out; ``main_process``: Snakemake's own
     process (not a cluster job parsing the workflow on its node), the one that
-    says what it skips and passes over; ``dry_run``: a missing videos folder is
-    then said, not fatal.
+    says what it skips and passes over; ``dry_run``: asked when the videos are
+    first needed (Snakemake knows it only once the Snakefile is read), and in a
+    dry run a missing videos folder is said, not fatal.
     """
 
     config: dict[str, Any]
     rules: ScanRules
     targets: list[str]
     main_process: bool
-    dry_run: bool
+    dry_run: Callable[[], bool]
     started: float
     _scan: Scan | None = field(default=None, init=False)
     _sources: dict[str, TextSource] = field(default_factory=dict, init=False)
@@ -62,7 +63,7 @@ class RunPlan:
                     scan_videos(self.config["videos"], self.rules, Path.cwd())
                 )
             except (ConfigError, RecordError) as exc:
-                if not self.dry_run:
+                if not self.dry_run():
                     sys.exit(f"autokr: {exc}")
                 print(f"autokr: {exc}", file=sys.stderr)
                 found = Scan({}, [])

@@ -137,8 +137,8 @@ def _describe(error) -> str:
 
 
 #: Settings that say how a step runs on a machine, not what it makes. They
-#: reach the step from the config, never as Snakemake params, so changing one
-#: reruns nothing.
+#: reach the step only in its ``run_with`` param (which Snakemake never
+#: compares), never in its ``settings`` param, so changing one reruns nothing.
 RUN_ONLY: dict[str, frozenset[str]] = {
     "transcribe": frozenset({"device", "compute_type", "threads"}),
     "translate": frozenset({"device", "compute_type", "threads", "batch_size", "batch_tokens"}),
@@ -194,8 +194,8 @@ def audio_param(config: dict[str, Any]) -> Any:
 def step_settings(config: dict[str, Any], step: str) -> dict[str, Any]:
     """Every setting of ``step``: what the step runs with.
 
-    ``config`` is the one the Snakefile validated and filled with defaults
-    (a step's ``snakemake.config``), so this needs neither the schema nor
+    ``config`` is one the Snakefile validated and filled with defaults (a
+    step's ``run_with`` param), so this needs neither the schema nor
     jsonschema in the step's environment.
     """
     return copy.deepcopy(config[step])

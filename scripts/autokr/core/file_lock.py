@@ -25,13 +25,17 @@ class NoFileLocks(OSError):
     system)."""
 
 
-def open_lock(path: Path, mode: int = 0o644) -> int:
+def open_lock(path: Path, mode: int = 0o644, *, writable: bool = False) -> int:
     """Open ``path`` for locking, created with ``mode`` when missing; never through a link.
 
-    Read-only is enough for flock, so a lock file in a shared folder made by
-    another user locks too.
+    Read-only is enough for flock on a local disk, so a lock file in a shared
+    folder made by another user locks too (the GPU card locks). ``writable``
+    for a lock in the project or the results (the run's owner lock, the publish
+    manifest's): on NFS and CIFS the kernel takes flock as a POSIX lock, and an
+    exclusive one there needs a file open for writing.
     """
-    return os.open(path, os.O_RDONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, mode)
+    access = os.O_RDWR if writable else os.O_RDONLY
+    return os.open(path, access | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, mode)
 
 
 def take_lock(fd: int, *, shared: bool = False, block: bool = False) -> bool:

@@ -260,7 +260,7 @@ class ModelManifest:
 class InputFile:
     """The input a video's current subtitles were made from: ``videos/{video}/input.json``.
 
-    Written by the end of the run that made them (autokr.batch.summary). A later run
+    Written by the end of the run that made them (autokr.reports.summary). A later run
     in which the video fails tells a replaced input (other bytes) from one only
     touched (a new modification time) by it: a replacement is a change of
     content, not of time.

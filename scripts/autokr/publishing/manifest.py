@@ -167,7 +167,7 @@ def manifest_lock(lock: Path) -> Iterator[None]:
     """Hold ``lock`` exclusively: flock, or where the share has none, a lock file made
     with O_EXCL (atomic on every file system autokr writes to)."""
     try:
-        fd = open_lock(lock)
+        fd = open_lock(lock, 0o666, writable=True)  # the umask has its say, as with open()
     except OSError as exc:
         raise PublishError(f"{lock}: cannot lock ({exc.strerror})") from None
     try:

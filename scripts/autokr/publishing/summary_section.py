@@ -1,7 +1,7 @@
 """The summary's account of what was published: the end of a run's take-backs, and its
 Published section.
 
-The summary (``autokr.batch.summary``) writes ``results/summary.md``; this module
+The summary (``autokr.reports.summary``) writes ``results/summary.md``; this module
 only gives it the section's lines.
 """
 

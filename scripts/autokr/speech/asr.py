@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from autokr.batch import progress
+from autokr.core.defaults import schema_default
 from autokr.core.devices import Placement
 from autokr.core.errors import ModelError
 from autokr.core.records import Run, Segment, Span, Transcript
@@ -54,19 +55,21 @@ class TranscribeOptions:
     initial_prompt, hotwords: names and words to steer the spelling of.
     """
 
-    model: str = "large-v3"
-    language: str | None = "ja"
-    beam_size: int = 5
-    batch_size: int = 8
-    vad: bool = True
-    vad_options: dict[str, Any] = field(default_factory=dict)
-    condition_on_previous_text: bool = False
-    compression_ratio_threshold: float = 2.4
-    log_prob_threshold: float = -1.0
-    no_speech_threshold: float = 0.6
-    temperature: tuple[float, ...] = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
-    initial_prompt: str | None = None
-    hotwords: str | None = None
+    model: str = schema_default("transcribe.model")
+    language: str | None = schema_default("source_language")
+    beam_size: int = schema_default("transcribe.beam_size")
+    batch_size: int = schema_default("transcribe.batch_size")
+    vad: bool = schema_default("transcribe.vad")
+    vad_options: dict[str, Any] = field(
+        default_factory=lambda: schema_default("transcribe.vad_options")
+    )
+    condition_on_previous_text: bool = schema_default("transcribe.condition_on_previous_text")
+    compression_ratio_threshold: float = schema_default("transcribe.compression_ratio_threshold")
+    log_prob_threshold: float = schema_default("transcribe.log_prob_threshold")
+    no_speech_threshold: float = schema_default("transcribe.no_speech_threshold")
+    temperature: tuple[float, ...] = tuple(schema_default("transcribe.temperature"))
+    initial_prompt: str | None = schema_default("transcribe.initial_prompt")
+    hotwords: str | None = schema_default("transcribe.hotwords")
 
 
 def load_model(model: str, placement: Placement, cpu_threads: int):

@@ -11,6 +11,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
+from autokr.core.defaults import schema_default
 from autokr.core.records import Decision, Segment
 
 #: Lines Whisper is known to produce over silence, music and credits (it learnt
@@ -48,8 +49,8 @@ class GuardOptions:
         decoding loop and collapses into one; further apart it is real speech.
     """
 
-    no_speech_threshold: float = 0.6
-    log_prob_threshold: float = -1.0
+    no_speech_threshold: float = schema_default("transcribe.no_speech_threshold")
+    log_prob_threshold: float = schema_default("transcribe.log_prob_threshold")
     doubt_no_speech: float = 0.3
     doubt_log_prob: float = -0.6
     doubt_word_probability: float = 0.5

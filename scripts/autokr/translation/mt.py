@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Protocol
 
 from autokr.batch import progress
+from autokr.core.defaults import schema_default
 from autokr.core.devices import (
     Placement,
     backend_library,
@@ -58,14 +59,14 @@ class TranslateOptions:
         pass: dialogue repeats itself for real (「ダメダメダメ、ダメよ」).
     """
 
-    model: str = "facebook/nllb-200-distilled-600M"
-    backend: str = "ctranslate2"
-    compute_type: str = "auto"
-    batch_size: int = 16
-    batch_tokens: int = 4096
-    beam_size: int = 4
-    max_length: int = 256
-    no_repeat_ngram_size: int = 4
+    model: str = schema_default("translate.model")
+    backend: str = schema_default("translate.backend")
+    compute_type: str = schema_default("translate.compute_type")
+    batch_size: int = schema_default("translate.batch_size")
+    batch_tokens: int = schema_default("translate.batch_tokens")
+    beam_size: int = schema_default("translate.beam_size")
+    max_length: int = schema_default("translate.max_length")
+    no_repeat_ngram_size: int = schema_default("translate.no_repeat_ngram_size")
 
 
 class Translator(Protocol):

@@ -19,12 +19,12 @@ from typing import Any
 
 import yaml
 
-from autokr.batch.failures import Failure, sort_out
-from autokr.batch.qa_figures import qa_figures
-from autokr.batch.timeline import draw_timeline, read_timeline
 from autokr.core.errors import AutokrError
 from autokr.core.record_files import write_text_atomic
 from autokr.core.records import QA, read_qa, read_transcript
+from autokr.reports.failures import Failure, sort_out
+from autokr.reports.qa_figures import qa_figures
+from autokr.reports.timeline import draw_timeline, read_timeline
 from autokr.text.subtitles import subtitle_paths
 
 #: The batch page (the table of videos, the summary, the config), under the results folder.

@@ -17,12 +17,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 from autokr.batch.discovery import Skipped
-from autokr.batch.failures import Failure, failed_this_run, model_failures, sort_out
-from autokr.batch.qa_figures import qa_figures
-from autokr.batch.replaced_inputs import REMOVED, record_input, remove_outdated
 from autokr.core.record_files import write_text_atomic
 from autokr.core.records import QA
 from autokr.publishing.summary_section import published_section
+from autokr.reports.failures import Failure, failed_this_run, model_failures, sort_out
+from autokr.reports.qa_figures import qa_figures
+from autokr.reports.replaced_inputs import REMOVED, record_input, remove_outdated
 
 #: The summary, under the results folder.
 SUMMARY = "summary.md"
@@ -227,10 +227,11 @@ def write_summary(
             if earlier[video] == REMOVED:
                 replaced.append(video)
     text = summarise(results, videos, targets, skipped, run_started, earlier)
+    _save(results, text)  # first: whatever the take-backs meet, the batch is told
     published = published_section(results, videos, run_started, replaced)
     if published:
         text = text.rstrip("\n") + "\n\n" + "\n".join(published)
-    _save(results, text)
+        _save(results, text)
     return text
 
 

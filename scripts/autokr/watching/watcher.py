@@ -34,13 +34,13 @@ import yaml
 from watchfiles import Change
 
 from autokr.batch.discovery import is_inside, project_folders
-from autokr.batch.file_events import EventsLost, WatchError, WatchOptions, file_changes
 from autokr.batch.launch import Say, WorkflowRun, free_lock, snakemake_command
 from autokr.batch.run_config import configured
-from autokr.batch.settling import Pending, Settling
 from autokr.batch.video_names import is_media
-from autokr.batch.watched_files import has_media, in_scope, media_under, published_files
 from autokr.core.errors import ConfigError
+from autokr.watching.file_events import EventsLost, WatchError, WatchOptions, file_changes
+from autokr.watching.settling import Pending, Settling
+from autokr.watching.watched_files import has_media, in_scope, media_under, published_files
 
 #: Tries again of a run that failed, after waits of retry, 2 x retry, 4 x retry.
 RETRIES = 3

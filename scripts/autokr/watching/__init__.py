@@ -1,0 +1,1 @@
+"""Watching the videos folder: file events, files settling, runs started for them."""
