@@ -42,6 +42,9 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "gpu-results.md"
 CARRY = ROOT / "bench" / "carry"
 NO_GPU = "autokr gpu bench: no NVIDIA GPU here; nothing to measure"
+sys.path.insert(0, str(ROOT / "testkit"))
+
+import tiny_nllb  # noqa: E402
 
 WHISPER_LARGE_V3 = {
     "vocab_size": 51866,
@@ -209,30 +212,9 @@ def build_whisper(out: Path, shape: dict, base_tokenizer: Path, device: str = "c
 
 def nllb_tokenizer(out: Path, lines: list[str]) -> int:
     """Save an NllbTokenizer (sentencepiece trained on ``lines``) in ``out``; its size."""
-    import io
+    from transformers import AutoTokenizer
 
-    import sentencepiece as spm
-    from transformers import AutoTokenizer, NllbTokenizer
-    from transformers.models.nllb.tokenization_nllb import FAIRSEQ_LANGUAGE_CODES
-
-    piece_dir = out / "sentencepiece"
-    piece_dir.mkdir(parents=True, exist_ok=True)
-    model = io.BytesIO()
-    spm.SentencePieceTrainer.train(
-        sentence_iterator=iter(lines * 4),
-        model_writer=model,
-        vocab_size=600,
-        model_type="bpe",
-        character_coverage=1.0,
-        hard_vocab_limit=False,
-        minloglevel=2,
-    )
-    (piece_dir / "sentencepiece.bpe.model").write_bytes(model.getvalue())
-    tokenizer = NllbTokenizer.from_pretrained(
-        str(piece_dir), src_lang="jpn_Jpan", additional_special_tokens=FAIRSEQ_LANGUAGE_CODES
-    )
-    tokenizer.save_pretrained(str(out))
-    shutil.rmtree(piece_dir)
+    tiny_nllb.save_tokenizer(out, lines, vocab_size=600)
     return len(AutoTokenizer.from_pretrained(str(out)))
 
 

@@ -36,7 +36,7 @@ from importlib import metadata
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT / "scripts"), str(ROOT / "tests"), str(ROOT / "bench")]
+sys.path[:0] = [str(ROOT / "scripts"), str(ROOT / "testkit"), str(ROOT / "bench")]
 
 import corpus  # noqa: E402
 

@@ -7,13 +7,12 @@ Under Snakemake: rule ``convert_model``. By hand:
 is made once, in ``models/ctranslate2/X/WEIGHTS/``; one made already is kept.
 """
 
-import argparse
 import os
 from pathlib import Path
 
 from autokr.core.record_files import read_record
 from autokr.core.records import ModelManifest
-from autokr.core.steps import run_step, snakemake_log
+from autokr.core.steps import run_by_hand, run_rule, step_parser
 from autokr.models import store
 
 
@@ -28,32 +27,27 @@ def convert_model(checkpoint: str, manifest: str, weights: list[str]) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """The command line: the checkpoint's manifest, the weights, the new manifest."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("checkpoint", help="manifest written by download_model")
-    parser.add_argument("manifest")
-    parser.add_argument(
-        "weights", nargs="+", help="int8, float16, ... (see conversion.stored_weights)"
-    )
-    parser.add_argument("--log", help="also write the log to this file")
-    args = parser.parse_args(argv)
-    run_step(
+    # The checkpoint is the manifest download_model wrote for it.
+    parser = step_parser(__doc__, "checkpoint", "manifest")
+    parser.add_argument("weights", nargs="+", help="int8, float16, ... (see stored_weights)")
+    run_by_hand(
         "convert_model",
-        args.checkpoint,
-        args.log,
-        lambda: convert_model(args.checkpoint, args.manifest, args.weights),
+        parser,
+        argv,
+        lambda args: convert_model(args.checkpoint, args.manifest, args.weights),
+        label="checkpoint",
     )
 
 
 # Snakemake runs a script as __main__ too, with `snakemake` already defined.
 if "snakemake" in globals():
     snakemake = globals()["snakemake"]
-    run_step(
-        "convert_model",
-        snakemake.wildcards.slug,
-        snakemake_log(snakemake),
+    run_rule(
+        snakemake,
         lambda: convert_model(
             snakemake.input.checkpoint, snakemake.output.manifest, snakemake.params.weights
         ),
+        label=snakemake.wildcards.slug,
     )
 elif __name__ == "__main__":
     main()

@@ -6,10 +6,9 @@ where the network is). By hand:
 A model given as a local folder is checked and used where it is, not copied.
 """
 
-import argparse
 from pathlib import Path
 
-from autokr.core.steps import run_step, snakemake_log
+from autokr.core.steps import run_by_hand, run_rule, step_parser
 from autokr.models import store
 
 
@@ -21,30 +20,27 @@ def download_model(kind: str, model: str, manifest: str) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """The command line: the kind, the model, where its manifest goes."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = step_parser(__doc__)
     parser.add_argument("kind", choices=sorted(store.KINDS))
     parser.add_argument("model", help="a size name, a Hugging Face repo id or a local folder")
     parser.add_argument("manifest")
-    parser.add_argument("--log", help="also write the log to this file")
-    args = parser.parse_args(argv)
-    run_step(
+    run_by_hand(
         "download_model",
-        args.model,
-        args.log,
-        lambda: download_model(args.kind, args.model, args.manifest),
+        parser,
+        argv,
+        lambda args: download_model(args.kind, args.model, args.manifest),
+        label="model",
     )
 
 
 # Snakemake runs a script as __main__ too, with `snakemake` already defined.
 if "snakemake" in globals():
     snakemake = globals()["snakemake"]
-    run_step(
-        "download_model",
-        snakemake.params.model,
-        snakemake_log(snakemake),
-        lambda: download_model(
-            snakemake.wildcards.kind, snakemake.params.model, snakemake.output.manifest
-        ),
+    model = snakemake.params.model
+    run_rule(
+        snakemake,
+        lambda: download_model(snakemake.wildcards.kind, model, snakemake.output.manifest),
+        label=model,
     )
 elif __name__ == "__main__":
     main()

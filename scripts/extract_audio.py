@@ -4,10 +4,8 @@ Under Snakemake: rule ``extract_audio``. By hand:
     python scripts/extract_audio.py VIDEO OUT.wav
 """
 
-import argparse
-
-from autokr.core.config import add_config_options, config_from_options
-from autokr.core.steps import run_step, snakemake_log
+from autokr.core.config import config_from_options
+from autokr.core.steps import run_rule, run_step, step_parser
 from autokr.speech.audio_extraction import extract_and_describe
 
 #: The config keys this step reads; each is an option when it runs by hand.
@@ -16,12 +14,8 @@ KEYS = ["source_language", "audio_track", "audio_channels"]
 
 def main(argv: list[str] | None = None) -> None:
     """The command line: the input, the WAV, and the step's config keys as options."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("video")
-    parser.add_argument("wav")
+    parser = step_parser(__doc__, "video", "wav", keys=KEYS)
     parser.add_argument("--media", help="also describe the input in this JSON file")
-    add_config_options(parser, KEYS)
-    parser.add_argument("--log", help="also write the log to this file")
     args = parser.parse_args(argv)
 
     def work() -> None:
@@ -41,10 +35,8 @@ def main(argv: list[str] | None = None) -> None:
 def run_under_snakemake(snakemake) -> None:
     """The rule: its input and outputs, and its settings from its params only."""
     p = snakemake.params
-    run_step(
-        "extract_audio",
-        snakemake.wildcards.video,
-        snakemake_log(snakemake),
+    run_rule(
+        snakemake,
         lambda: extract_and_describe(
             snakemake.input.video,
             snakemake.output.wav,

@@ -7,11 +7,10 @@ subtitles.* key, translate.sentences and source_language as options:
 writes out/ep01.ja.srt, out/ep01.ko.srt (and .vtt) and out/ep01.qa.json.
 """
 
-import argparse
 from pathlib import Path
 
-from autokr.core.config import add_config_options, config_from_options, source_label
-from autokr.core.steps import run_step, snakemake_log
+from autokr.core.config import config_from_options, source_label
+from autokr.core.steps import run_rule, run_step, step_parser
 from autokr.text.make_subtitles import SubtitleOptions, make_subtitles
 from autokr.text.sentences import SentenceOptions
 
@@ -21,15 +20,13 @@ KEYS = ["source_language", "subtitles", "translate.sentences"]
 
 def main(argv: list[str] | None = None) -> None:
     """The command line: the records to lay out, and the step's config keys as options."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = step_parser(__doc__, keys=KEYS)
     parser.add_argument("prefix", help="path and name of the outputs, without extensions")
     parser.add_argument("--transcript", required=True)
     parser.add_argument(
         "--translation", action="append", default=[], metavar="LANG=FILE", help="repeatable"
     )
     parser.add_argument("--media", help="media.json from extract_audio (for the frame rate)")
-    add_config_options(parser, KEYS)
-    parser.add_argument("--log", help="also write the log to this file")
     args = parser.parse_args(argv)
     translations = dict(item.split("=", 1) for item in args.translation)
     Path(args.prefix).parent.mkdir(parents=True, exist_ok=True)
@@ -79,7 +76,7 @@ def run_under_snakemake(snakemake) -> None:
             options=options,
         )
 
-    run_step("make_srt", snakemake.wildcards.video, snakemake_log(snakemake), work)
+    run_rule(snakemake, work)
 
 
 # Snakemake runs a script as __main__ too, with `snakemake` already defined.

@@ -9,18 +9,17 @@ did not write) and writes results/muxed/ep.01.mkv with both as tracks (only unde
 results/, never over the video itself); results/published.json records them.
 """
 
-import argparse
 from pathlib import Path
 
 from autokr.core.records import read_qa
-from autokr.core.steps import run_step, snakemake_log
+from autokr.core.steps import run_rule, run_step, step_parser
 from autokr.publishing.jobs import publish_video
 from autokr.publishing.manifest import MANIFEST
 
 
 def main(argv: list[str] | None = None) -> None:
     """The command line: the video, its subtitle files, and where to publish them."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = step_parser(__doc__)
     parser.add_argument("video", help="the video file the subtitles belong to")
     parser.add_argument(
         "--subtitle",
@@ -38,7 +37,6 @@ def main(argv: list[str] | None = None) -> None:
         help="write a copy of the video with them, under results/ (results/muxed/NAME.mkv)",
     )
     parser.add_argument("--manifest", default=str(MANIFEST))
-    parser.add_argument("--log", help="also write the log to this file")
     args = parser.parse_args(argv)
     files = [tuple(item.split("=", 1)) for item in args.subtitle]
     targets = [label for label, _ in files if label != (args.source or "orig")]
@@ -66,10 +64,8 @@ def main(argv: list[str] | None = None) -> None:
 if "snakemake" in globals():
     snakemake = globals()["snakemake"]
     p = snakemake.params
-    run_step(
-        "publish",
-        snakemake.wildcards.video,
-        snakemake_log(snakemake),
+    run_rule(
+        snakemake,
         lambda: publish_video(
             video_id=snakemake.wildcards.video,
             video=snakemake.input.video,

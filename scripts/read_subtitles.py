@@ -6,10 +6,8 @@ or a text track inside it) ``transcribe.source`` lets autokr read. By hand:
     python scripts/read_subtitles.py VIDEO OUT.json --source-language ja
 """
 
-import argparse
-
-from autokr.core.config import add_config_options, config_from_options
-from autokr.core.steps import run_step, snakemake_log
+from autokr.core.config import config_from_options
+from autokr.core.steps import run_rule, run_step, step_parser
 from autokr.publishing.manifest import MANIFEST, published_by_autokr
 from autokr.text.text_source import read_video_subtitles
 
@@ -19,12 +17,7 @@ KEYS = ["source_language"]
 
 def main(argv: list[str] | None = None) -> None:
     """The command line: the video, the output file, and source_language."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("video")
-    parser.add_argument("out")
-    add_config_options(parser, KEYS)
-    parser.add_argument("--log", help="also write the log to this file")
-    args = parser.parse_args(argv)
+    args = step_parser(__doc__, "video", "out", keys=KEYS).parse_args(argv)
 
     def work() -> None:
         config = config_from_options(args, KEYS)
@@ -40,10 +33,8 @@ def run_under_snakemake(snakemake) -> None:
     """The rule: its inputs and output, and its settings from its params only."""
     p = snakemake.params
     sidecar = snakemake.input.get("subtitles", "")
-    run_step(
-        "read_subtitles",
-        snakemake.wildcards.video,
-        snakemake_log(snakemake),
+    run_rule(
+        snakemake,
         lambda: read_video_subtitles(
             snakemake.input.video,
             snakemake.output.transcript,

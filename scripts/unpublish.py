@@ -15,22 +15,22 @@ run that is publishing.
 
 import sys
 
-from autokr.core.steps import run_step, snakemake_log
+from autokr.core.steps import run_rule
 from autokr.publishing.jobs import unpublish_files
 
 # Snakemake runs a script as __main__ too, with `snakemake` already defined.
 if "snakemake" in globals():
     snakemake = globals()["snakemake"]
-    run_step(
-        "unpublish",
-        snakemake.wildcards.what,
-        snakemake_log(snakemake),
+    what = snakemake.wildcards.what
+    run_rule(
+        snakemake,
         lambda: unpublish_files(
-            what=snakemake.wildcards.what,
+            what=what,
             record=snakemake.output.record,
             listed=list(snakemake.params.listed),
             manifest=snakemake.params.manifest,
         ),
+        label=what,
     )
 elif __name__ == "__main__":
     sys.exit(

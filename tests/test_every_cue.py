@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import yaml
 
 import assets
 import rule_nllb
@@ -25,7 +24,7 @@ import speech
 from autokr.core.devices import Placement
 from autokr.core.records import read_transcript, read_translation
 from autokr.translation import mt
-from runs import configure, copy_project, snakemake
+from runs import configure, copy_project, set_config, snakemake
 
 pytestmark = pytest.mark.workflow
 
@@ -120,11 +119,8 @@ def results(tmp_path_factory, whisper_model, rule_model, split_video) -> Path:
     video, _ = split_video
     root = copy_project(tmp_path_factory.mktemp("every-cue"))
     configure(root, whisper_model, rule_model)
-    path = root / "config" / "config.yaml"
-    config = yaml.safe_load(path.read_text(encoding="utf-8"))
     # The rule repeats whatever its source repeats; NLLB's guard would forbid it.
-    config["translate"]["no_repeat_ngram_size"] = 0
-    path.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
+    set_config(root, translate={"no_repeat_ngram_size": 0})
     (root / "videos").mkdir()
     shutil.copy(video, root / "videos" / "split.mp4")
     done = snakemake(root)

@@ -13,7 +13,7 @@ import pytest
 
 from autokr.core.records import read_transcript, read_translation
 from conftest import ROOT
-from runs import configure, copy_project, held, hold_at, release, start_snakemake, wait_for
+from runs import configure, copy_project, release, start_held, wait_for
 
 pytestmark = pytest.mark.workflow
 
@@ -33,15 +33,14 @@ def test_jobs_under_gpu_3_hold_three_cards_never_two_on_one(
     (project / "videos").mkdir()
     for n in range(5):
         shutil.copy(media["one.mkv"], project / "videos" / f"ep{n}.mkv")
-    gate = tmp_path / "hold"
-    env = {**hold_at("transcribe.model", gate), "AUTOKR_GPU_LOCKS": str(tmp_path / "locks")}
+    gate, out = tmp_path / "hold", tmp_path / "out.txt"
+    env = {"AUTOKR_GPU_LOCKS": str(tmp_path / "locks")}
     args = ["--configfile", "gpus.yaml", "--cores", "6", "--resources", "gpu=3", "model_jobs=3"]
-    proc = start_snakemake(project, env=env, args=args, output=tmp_path / "out.txt")
+    # Three transcriptions hold their cards at once before any goes on.
+    proc = start_held(project, "transcribe.model", gate, jobs=3, env=env, args=args, output=out)
     try:
-        # Three transcriptions hold their cards at once before any goes on.
-        wait_for("three jobs on three cards", held("transcribe.model", gate, jobs=3), proc)
         release(gate)
-        assert proc.wait(timeout=600) == 0, (tmp_path / "out.txt").read_text()[-3000:]
+        assert proc.wait(timeout=600) == 0, out.read_text()[-3000:]
     finally:
         release(gate)
         if proc.poll() is None:

@@ -7,17 +7,7 @@ import pytest
 
 from autokr.core.records import read_qa, read_transcript
 from conftest import HOUR_SENTENCES
-from runs import (
-    configure,
-    copy_project,
-    held,
-    hold_at,
-    interrupt,
-    korean_text,
-    make_run,
-    start_snakemake,
-    wait_for,
-)
+from runs import configure, copy_project, interrupt, korean_text, make_run, start_held
 from speech import PAIRS
 
 pytestmark = pytest.mark.workflow
@@ -36,9 +26,8 @@ def hour_project(tmp_path_factory, whisper_model, nllb_model, hour_video):
     # ffmpeg has written the audio under its temporary name; the step is held
     # before the rename, and the power goes out.
     gate = root / "hold"
-    proc = start_snakemake(root, env=hold_at("extract_audio.written", gate))
+    proc = start_held(root, "extract_audio.written", gate)
     tmp = root / "results" / "videos" / "hour" / "audio.wav.tmp"
-    wait_for("ffmpeg to write the audio", held("extract_audio.written", gate), proc)
     interrupt(proc, signal.SIGKILL)
     assert not (root / "results" / "videos" / "hour" / "media.json").exists()
     assert tmp.exists()  # left half-written by the kill; the next run must not trust it

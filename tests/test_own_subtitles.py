@@ -11,7 +11,6 @@ translates those sentences exactly, so the Korean tells where the text came from
 import shutil
 
 import pytest
-import yaml
 
 from autokr.core.records import WORDS_FROM_TEXT, read_qa, read_transcript
 from runs import (
@@ -20,6 +19,7 @@ from runs import (
     cues,
     korean_text,
     rules_of,
+    set_config,
     snakemake,
     started_jobs,
     subtitle,
@@ -43,10 +43,7 @@ BROKEN = {
 def project(tmp_path_factory, whisper_model, nllb_model, media):
     root = copy_project(tmp_path_factory.mktemp("autokr-own-subtitles"))
     configure(root, whisper_model, nllb_model)
-    path = root / "config" / "config.yaml"
-    config = yaml.safe_load(path.read_text(encoding="utf-8"))
-    config["publish"] = ["next_to_video"]
-    path.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
+    set_config(root, publish=["next_to_video"])
     videos = root / "videos"
     videos.mkdir()
     shutil.copy(media["three.mp4"], videos / "sidecar.mp4")

@@ -1,5 +1,6 @@
-"""The project's own files: conda envs against pip pins, formatting, the lock helper."""
+"""The project's own files: conda envs against pip pins, formatting, sizes, the lock helper."""
 
+import ast
 import json
 import os
 import re
@@ -64,6 +65,47 @@ def make_lock(workdir: Path) -> Path:
     lock = locks / "0.output.lock"
     lock.write_text("results/x\n")
     return lock
+
+
+#: The step scripts: thin adapters from Snakemake (or a command line) to one function.
+STEP_SCRIPTS = [
+    "extract_audio",
+    "transcribe",
+    "read_subtitles",
+    "translate",
+    "make_srt",
+    "download_model",
+    "convert_model",
+    "publish",
+    "unpublish",
+]
+
+
+def test_modules_functions_and_step_scripts_stay_small():
+    # The house's limits (docs/development.md): a module a reader can hold, a
+    # function that fits a screen, a step script that only adapts.
+    too_long = []
+    for path in sorted((ROOT / "scripts").rglob("*.py")):
+        source = path.read_text(encoding="utf-8")
+        name = path.relative_to(ROOT)
+        if len(source.splitlines()) > 400:
+            too_long.append(f"{name}: {len(source.splitlines())} lines")
+        for node in ast.walk(ast.parse(source)):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                length = node.end_lineno - node.lineno + 1
+                if length > 60:
+                    too_long.append(f"{name}:{node.lineno} {node.name}: {length} lines")
+    for step in STEP_SCRIPTS:
+        path = ROOT / "scripts" / f"{step}.py"
+        source = path.read_text(encoding="utf-8")
+        modules = {
+            node.module
+            for node in ast.walk(ast.parse(source))
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("autokr")
+        }
+        if len(source.splitlines()) >= 100 or len(modules) > 5:
+            too_long.append(f"{step}.py: {len(source.splitlines())} lines, {len(modules)} imports")
+    assert not too_long
 
 
 def test_the_lock_of_a_run_gone_from_this_host_is_cleared(tmp_path):

@@ -14,15 +14,14 @@ from pathlib import Path
 
 import pytest
 import srt
-import yaml
 
 import assets
 from autokr.batch.discovery import scan_videos
 from autokr.batch.existing_subtitles import skip_subtitled
 from autokr.core import languages
 from autokr.publishing.beside_video import publish_next_to_video
-from autokr.publishing.manifest import file_sha256
 from autokr.publishing.mux import mux
+from autokr.publishing.own_files import file_sha256
 from autokr.publishing.subtitle_choice import Subtitle
 from autokr.publishing.take_back import (
     pending_gone,
@@ -32,7 +31,16 @@ from autokr.publishing.take_back import (
 )
 from autokr.speech.media import ffmpeg_executable
 from conftest import ROOT
-from runs import configure, copy_project, cues, rules_of, snakemake, started_jobs
+from runs import (
+    add_videos,
+    configure,
+    copy_project,
+    cues,
+    rules_of,
+    set_config,
+    snakemake,
+    started_jobs,
+)
 
 USERS_OWN = "1\n00:00:00,000 --> 00:00:01,000\n내가 만든 자막\n\n"
 #: Video ids and the test media they are copies of.
@@ -47,6 +55,14 @@ def write_srt(path: Path, *texts: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(srt.compose(subs), encoding="utf-8")
     return path
+
+
+def video_and_korean(tmp_path: Path) -> tuple[Path, Subtitle]:
+    """A video, videos/ep.01.mkv, and the Korean subtitles a run made for it."""
+    video = tmp_path / "videos" / "ep.01.mkv"
+    video.parent.mkdir()
+    video.write_bytes(b"video")
+    return video, Subtitle("ko", write_srt(tmp_path / "results" / "ep.01.ko.srt", "안녕"), True)
 
 
 def with_korean_track(source: Path, dest: Path, disposition: str = "0") -> Path:
@@ -203,10 +219,7 @@ def test_muxed_tracks_use_iso_639_2():
 
 
 def test_a_publish_never_overwrites_a_users_file(tmp_path):
-    video = tmp_path / "videos" / "ep.01.mkv"
-    video.parent.mkdir()
-    video.write_bytes(b"video")
-    ko = Subtitle("ko", write_srt(tmp_path / "results" / "ep.01.ko.srt", "안녕"), True)
+    video, ko = video_and_korean(tmp_path)
     ja = Subtitle("ja", write_srt(tmp_path / "results" / "ep.01.ja.srt", "こんにちは"), False)
     mine = video.with_name("ep.01.ko.srt")
     mine.write_text(USERS_OWN, encoding="utf-8")
@@ -234,10 +247,7 @@ def test_a_publish_never_overwrites_a_users_file(tmp_path):
 
 
 def test_published_copies_follow_their_video_and_only_autokrs_own_go(tmp_path):
-    video = tmp_path / "videos" / "ep.01.mkv"
-    video.parent.mkdir()
-    video.write_bytes(b"video")
-    ko = Subtitle("ko", write_srt(tmp_path / "results" / "ep.01.ko.srt", "안녕"), True)
+    video, ko = video_and_korean(tmp_path)
     results = tmp_path / "results"
     manifest = results / "published.json"
     [copy] = [Path(o.path) for o in publish_next_to_video("ep.01", video, [ko], manifest)]
@@ -390,14 +400,8 @@ def test_muxed_subtitles_keep_the_videos_own_clock(tmp_path, clock_media, name):
 def project(tmp_path_factory, whisper_model, nllb_model, media):
     root = copy_project(tmp_path_factory.mktemp("autokr-publish"))
     configure(root, whisper_model, nllb_model)
-    path = root / "config" / "config.yaml"
-    config = yaml.safe_load(path.read_text(encoding="utf-8"))
-    config["publish"] = ["next_to_video", "mux"]
-    path.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
-    for video, source in VIDEOS.items():
-        dest = root / "videos" / f"{video}{Path(source).suffix}"
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy(media[source], dest)
+    set_config(root, publish=["next_to_video", "mux"])
+    add_videos(root, {f"{v}{Path(s).suffix}": media[s] for v, s in VIDEOS.items()})
     (root / "videos" / "ep.01.ko.srt").write_text(USERS_OWN, encoding="utf-8")
     return root
 

@@ -17,15 +17,12 @@ from autokr.models.store import slug
 from runs import (
     configure,
     copy_project,
-    held,
-    hold_at,
     owner,
     release,
     rules_of,
     snakemake,
-    start_snakemake,
+    start_held,
     started_jobs,
-    wait_for,
 )
 
 # -- temporary files ------------------------------------------------------------------
@@ -109,9 +106,8 @@ def test_a_held_snakemake_run_keeps_its_lock_whatever_its_pid_says(
     (project / "videos").mkdir()
     shutil.copy(media["one.mkv"], project / "videos" / "ep.mkv")
     gate = tmp_path / "hold"
-    proc = start_snakemake(project, env=hold_at("transcribe.model", gate))
+    proc = start_held(project, "transcribe.model", gate)
     try:
-        wait_for("the run to transcribe", held("transcribe.model", gate), proc)
         pid = pretend_its_pid_means_nothing_here(project)
         assert clear_stale_lock(project) == (False, f"held by a live run (process {pid})")
         release(gate)

@@ -21,30 +21,24 @@ import time
 from pathlib import Path
 
 import pytest
-import yaml
 
 from autokr.publishing import manifest as publish_manifest
 from autokr.publishing.beside_video import publish_next_to_video
-from autokr.publishing.manifest import (
-    Published,
-    file_sha256,
-    published_entry,
-    unchanged_since_written,
-)
+from autokr.publishing.manifest import Published, published_entry
+from autokr.publishing.own_files import file_sha256, unchanged_since_written
 from autokr.publishing.subtitle_choice import Subtitle
 from autokr.publishing.take_back import remove_own
 from autokr.speech.media import ffmpeg_executable
 from conftest import ROOT
 from runs import (
+    add_videos,
     configure,
     copy_project,
-    held,
-    hold_at,
     interrupt,
     release,
+    set_config,
     snakemake,
-    start_snakemake,
-    wait_for,
+    start_held,
 )
 
 USERS_OWN = "1\n00:00:00,000 --> 00:00:01,000\n내가 만든 자막\n\n"
@@ -194,14 +188,8 @@ def test_the_publish_script_muxes_only_into_results(tmp_path, media, where):
 def project(tmp_path_factory, whisper_model, nllb_model, media):
     root = copy_project(tmp_path_factory.mktemp("autokr-unpublish"))
     configure(root, whisper_model, nllb_model)
-    path = root / "config" / "config.yaml"
-    config = yaml.safe_load(path.read_text(encoding="utf-8"))
-    config["publish"] = ["next_to_video", "mux"]
-    path.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
-    for name, source in VIDEOS.items():
-        dest = root / "videos" / name
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy(media[source], dest)
+    set_config(root, publish=["next_to_video", "mux"])
+    add_videos(root, {name: media[source] for name, source in VIDEOS.items()})
     return root
 
 
@@ -263,9 +251,8 @@ def test_every_video_is_published(project, first_run):
 def test_a_run_the_lock_refuses_removes_nothing(project, first_run, media, tmp_path):
     shutil.copy(media["one.mkv"], project / "videos" / "new.mkv")
     gate, out = tmp_path / "hold", tmp_path / "first.out"
-    first = start_snakemake(project, env=hold_at("extract_audio.written", gate), output=out)
+    first = start_held(project, "extract_audio.written", gate, output=out)
     try:
-        wait_for("the first run to hold", held("extract_audio.written", gate), first)
         (project / "videos" / "movie.mp4").unlink()
         refused = snakemake(project)
         assert refused.returncode != 0
@@ -338,10 +325,8 @@ def test_an_interrupted_run_of_a_touched_video_keeps_its_subtitles_and_copies(pr
     # Snakemake reruns a touched video over 1 MB (it compares smaller ones' bytes):
     # the test video is smaller, so the limit goes down to what a real one meets.
     real = ["--max-checksum-file-size", "0"]
-    env = hold_at("extract_audio.written", gate)
-    proc = start_snakemake(project, env=env, output=out, args=real)
+    proc = start_held(project, "extract_audio.written", gate, output=out, args=real)
     try:
-        wait_for("extract_audio to be held", held("extract_audio.written", gate), proc)
         interrupt(proc, signal.SIGINT)  # Ctrl-C
     finally:
         release(gate)

@@ -27,7 +27,7 @@ from runs import (
     korean_text,
     logged,
     release,
-    start_snakemake,
+    start_held,
     subtitle,
     wait_for,
 )
@@ -61,12 +61,18 @@ def settling(files: Files, seconds: float = 10) -> Settling:
     return Settling(seconds, clock=files.clock, stat=files.stat)
 
 
+def waiting_on(files: Files, path: Path, size: int) -> Settling:
+    """A Settling that has just seen ``path`` (``size`` bytes) appear, and looked at it."""
+    files.sizes[path] = size
+    waiting = settling(files)
+    assert waiting.note(path, "new")
+    waiting.check()
+    return waiting
+
+
 def test_a_file_is_ready_only_once_it_has_not_changed_for_the_settle_time(files):
     ep = Path("videos/ep.mkv")
-    files.sizes[ep] = 100
-    waiting = settling(files)
-    assert waiting.note(ep, "new")
-    waiting.check()
+    waiting = waiting_on(files, ep, 100)
     files.now, files.sizes[ep] = 5, 200  # still being copied
     assert waiting.check() == [] and not waiting.ready
     files.now = 14.9
@@ -80,10 +86,7 @@ def test_a_file_is_ready_only_once_it_has_not_changed_for_the_settle_time(files)
 
 def test_an_event_starts_the_wait_again_even_when_size_and_time_look_the_same(files):
     ep = Path("videos/ep.mkv")
-    files.sizes[ep] = 100
-    waiting = settling(files)
-    waiting.note(ep, "new")
-    waiting.check()
+    waiting = waiting_on(files, ep, 100)
     files.now = 9
     assert not waiting.note(ep, "new")  # already waiting: no second line for it
     files.now = 18
@@ -94,11 +97,9 @@ def test_an_event_starts_the_wait_again_even_when_size_and_time_look_the_same(fi
 
 def test_a_file_still_changing_waits_on_its_own_while_settled_files_run(files):
     done, copying = Path("videos/a.mkv"), Path("videos/b.mkv")
-    files.sizes |= {done: 100, copying: 1}
-    waiting = settling(files)
-    waiting.note(done, "new")
-    waiting.check()
+    waiting = waiting_on(files, done, 100)
     files.now = 8
+    files.sizes[copying] = 1
     waiting.note(copying, "new")
     files.sizes[copying] = 2
     files.now = 10
@@ -114,10 +115,7 @@ def test_a_file_still_changing_waits_on_its_own_while_settled_files_run(files):
 
 def test_a_new_file_gone_before_it_settled_is_forgotten_and_a_removed_video_is_ready(files):
     temporary, old = Path("videos/tmp.mkv"), Path("videos/old.mkv")
-    files.sizes[temporary] = 5
-    waiting = settling(files)
-    waiting.note(temporary, "new")
-    waiting.check()
+    waiting = waiting_on(files, temporary, 5)
     del files.sizes[temporary]
     files.now = 30
     waiting.check()
@@ -133,10 +131,7 @@ def test_a_new_file_gone_before_it_settled_is_forgotten_and_a_removed_video_is_r
 
 def test_a_settled_file_that_changes_again_waits_again(files):
     ep = Path("videos/ep.mkv")
-    files.sizes[ep] = 1
-    waiting = settling(files)
-    waiting.note(ep, "new")
-    waiting.check()
+    waiting = waiting_on(files, ep, 1)
     files.now = 10
     waiting.check()
     assert waiting.ready
@@ -700,10 +695,9 @@ def test_a_run_refused_by_the_lock_runs_once_the_lock_is_free(
     shutil.copy(media["one.mkv"], videos / "first.mkv")
     gate, out = tmp_path / "hold", tmp_path / "watch.out"
     # A run by hand holds the folder's lock, its first step held until the test says.
-    manual = start_snakemake(project, env=hold_at("extract_audio.written", gate))
+    manual = start_held(project, "extract_audio.written", gate)
     proc = None
     try:
-        wait_for("the run by hand to hold", held("extract_audio.written", gate), manual)
         command = [sys.executable, "scripts/watch.py", "--settle-seconds", "1"]
         proc = start_watch(project, out, command)
         wait_for("the watch to wait", logged(out, "not running yet: the folder is locked"), proc)

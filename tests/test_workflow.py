@@ -25,8 +25,6 @@ from runs import (
     copy_project,
     cues,
     files_outside_results,
-    held,
-    hold_at,
     interrupt,
     korean_text,
     logged,
@@ -34,7 +32,7 @@ from runs import (
     release,
     rules_of,
     snakemake,
-    start_snakemake,
+    start_held,
     started_jobs,
     subtitle,
     wait_for,
@@ -340,9 +338,8 @@ def test_interrupted_run_is_finished_by_make_run(
     # The step waits, its model loaded, until the test has stopped the run:
     # no race against the machine's speed.
     gate, out = tmp_path / "hold", tmp_path / "snakemake.out"
-    proc = start_snakemake(project, env=hold_at(f"{step}.model", gate), output=out)
+    proc = start_held(project, f"{step}.model", gate, output=out)
     try:
-        wait_for(f"{step} to be held", held(f"{step}.model", gate), proc)
         if sig == signal.SIGTERM:  # Snakemake lets the running job finish, starts no more
             proc.send_signal(sig)
             wait_for("Snakemake to stop starting jobs", logged(out, "Will exit after"), proc)
@@ -442,9 +439,8 @@ def test_a_second_run_at_once_refuses_and_harms_nothing(
 ):
     shutil.copy(media["three.mp4"], project / "videos" / "busy.mp4")
     gate = tmp_path / "hold"
-    proc = start_snakemake(project, env=hold_at("transcribe.model", gate))
+    proc = start_held(project, "transcribe.model", gate)
     try:
-        wait_for("the first run to transcribe", held("transcribe.model", gate), proc)
         second = make_run(project)
         assert second.returncode != 0
         assert "removed a stale lock" not in second.stderr

@@ -6,7 +6,6 @@ Errors come out as one line naming the key, before any job starts.
 from __future__ import annotations
 
 import copy
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -248,6 +247,9 @@ def add_config_options(parser, keys: list[str]) -> None:
 def config_from_options(args, keys: list[str], base: dict[str, Any] | None = None) -> dict:
     """The config that options from ``add_config_options`` describe, checked and filled.
 
+    A model left at ``auto`` stays so: a model step run by hand asks
+    ``autokr.models.choice.chosen_by_hand``.
+
     Target languages are checked only where ``keys`` or ``base`` name them.
     """
     config: dict[str, Any] = copy.deepcopy(base or {})
@@ -259,15 +261,9 @@ def config_from_options(args, keys: list[str], base: dict[str, Any] | None = Non
         for part in path:
             into = into.setdefault(part, {})
         into[name] = value
-    checked = validate_config(
+    return validate_config(
         config, check_targets="target_language" in keys or "target_language" in config
     )
-    from autokr.models import choice
-
-    steps = tuple(step for step in ("transcribe", "translate") if step in keys)
-    for line in choice.resolve(checked, decide=True, path=None, steps=steps).lines:
-        print(line, file=sys.stderr)
-    return checked
 
 
 def _schema_at(key: str) -> dict[str, Any]:

@@ -79,6 +79,15 @@ class Span:
 
 
 @dataclass(frozen=True)
+class TimedText:
+    """A stretch of time in seconds and the text said or shown in it."""
+
+    start: float
+    end: float
+    text: str
+
+
+@dataclass(frozen=True)
 class Segment:
     """One decoded segment with the decoder's own confidence signals."""
 

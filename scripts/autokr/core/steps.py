@@ -7,11 +7,13 @@ calls ``run_step`` with a plain function.
 
 from __future__ import annotations
 
+import argparse
 import logging
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from autokr.core.config import add_config_options
 from autokr.core.errors import AutokrError
 
 log = logging.getLogger("autokr")
@@ -62,3 +64,41 @@ def run_step(step: str, video: str, log_file: str | None, work: Callable[[], Non
 def snakemake_log(snakemake) -> str | None:
     """The rule's log file, if it has one."""
     return str(snakemake.log[0]) if len(snakemake.log) else None
+
+
+def run_rule(snakemake, work: Callable[[], None], label: str | None = None) -> None:
+    """Run a rule's ``work`` as ``run_step`` does, logging to the rule's log.
+
+    Its lines name the rule and ``label`` (by default the job's video).
+    """
+    label = snakemake.wildcards.video if label is None else label
+    run_step(snakemake.rule, label, snakemake_log(snakemake), work)
+
+
+def run_by_hand(
+    step: str,
+    parser: argparse.ArgumentParser,
+    argv: list[str] | None,
+    work: Callable[[argparse.Namespace], None],
+    label: str,
+) -> None:
+    """Parse ``argv`` and run ``work(args)`` as ``run_step`` does.
+
+    Its lines name ``step`` and the value of the argument ``label``.
+    """
+    args = parser.parse_args(argv)
+    run_step(step, getattr(args, label), args.log, lambda: work(args))
+
+
+def step_parser(doc: str, *positional: str, keys: Sequence[str] = ()) -> argparse.ArgumentParser:
+    """A step's command line: ``positional`` arguments, an option per config key, and --log.
+
+    Its description is ``doc``'s first line; ``keys`` are config keys, each a
+    set of options (``add_config_options``).
+    """
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    for name in positional:
+        parser.add_argument(name)
+    add_config_options(parser, list(keys))
+    parser.add_argument("--log", help="also write the log to this file")
+    return parser

@@ -14,6 +14,7 @@ goes by size, to finish in a reasonable time.
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -234,6 +235,16 @@ def resolve(
         )
     lines += _warnings(config) if decide and "transcribe" in steps else []
     return Resolved(lines, to_record, Path(path) if path else None)
+
+
+def chosen_by_hand(config: dict, step: str) -> dict:
+    """``config`` with ``step``'s ``model: auto`` chosen on this machine, said on stderr.
+
+    For a step run by hand: nothing is recorded (see ``resolve``).
+    """
+    for line in resolve(config, decide=True, path=None, steps=(step,)).lines:
+        print(line, file=sys.stderr)
+    return config
 
 
 def _decide(config: dict, asked: list[str], path) -> dict[str, dict[str, str]]:

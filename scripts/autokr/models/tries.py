@@ -4,6 +4,8 @@ Snakemake runs a model job again when it runs out of memory (``retries:`` in
 the rules); each try halves the batch and, on CUDA, may take a lighter compute
 type (see ``Attempt``). Both model steps, transcribe and translate, run their
 model inside a ``ModelTry`` and record what it says in their output's ``Run``.
+Under Snakemake both run through ``run_model_rule``, which hands them their
+job (``ModelJob``).
 """
 
 from __future__ import annotations
@@ -13,15 +15,42 @@ import dataclasses
 import os
 import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TypeVar
 
+from autokr.batch import progress
 from autokr.core.devices import Attempt, Placement, out_of_memory_as_one_line
 from autokr.core.memory import GpuMemorySampler, step_memory
 from autokr.core.records import Run
+from autokr.core.steps import run_rule
 
 T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class ModelJob:
+    """What the workflow gives a model step's job beside its config.
+
+    ``threads`` as Snakemake granted them (None: the config's), ``attempt``
+    Snakemake's try number, ``model_manifest`` what download_model (and
+    convert_model) wrote for the model (None: load the configured model as it is).
+    """
+
+    threads: int | None = None
+    attempt: int = 1
+    model_manifest: str | None = None
+
+
+def run_model_rule(snakemake, work: Callable[[ModelJob], None]) -> None:
+    """Run a model step's rule: offline, reporting its progress, with its job."""
+    # The models are on disk (download_model, convert_model): a job never
+    # reaches the Hub and never converts.
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    # How far it is, for the terminal (autokr.batch.progress).
+    progress.start(progress.progress_path(snakemake.rule, list(snakemake.wildcards)))
+    job = ModelJob(snakemake.threads, snakemake.resources.attempt, snakemake.input.model)
+    run_rule(snakemake, lambda: work(job))
 
 
 @dataclass

@@ -18,14 +18,16 @@ from autokr.publishing.manifest import (
     MANIFEST,
     Published,
     PublishError,
-    file_sha256,
     manifest_files,
     published_entry,
+)
+from autokr.publishing.outcomes import Outcome
+from autokr.publishing.own_files import (
+    file_sha256,
     published_mode,
     same_video,
     unchanged_since_written,
 )
-from autokr.publishing.outcomes import Outcome
 from autokr.publishing.subtitle_choice import Subtitle
 from autokr.publishing.take_back import take_back
 

@@ -11,7 +11,6 @@ under a lock beside it.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import logging
 import os
 import sys
@@ -24,6 +23,7 @@ from pathlib import Path
 from autokr.core.errors import AutokrError, RecordError
 from autokr.core.file_lock import NO_FLOCK, NoFileLocks, open_lock, take_lock
 from autokr.core.record_files import VERSION, read_record, write_record
+from autokr.publishing.own_files import unchanged_since_written
 
 log = logging.getLogger("autokr.publish")
 
@@ -64,15 +64,6 @@ class Manifest:
     version: int = VERSION
 
 
-def file_sha256(path: str | os.PathLike) -> str:
-    """The SHA-256 of a file's bytes, in hex."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def published_entry(
     video_id: str, kind: str, video: Path, sources: Sequence[Path], file: Path, sha256: str
 ) -> Published:
@@ -87,44 +78,6 @@ def published_entry(
         stat.st_size,
         stat.st_mtime_ns,
     )
-
-
-def unchanged_since_written(file: Path, entry: Published) -> bool:
-    """True when ``file`` is a plain file holding exactly what autokr wrote (``entry``).
-
-    A size other than the one recorded settles it; the same size and
-    modification time stand for the same bytes (a change that keeps both is
-    deliberate) where the file system keeps time finer than a second; anything
-    else is settled by the SHA-256. On FAT, ext3 or a
-    share that keeps whole seconds, an edit in the second autokr wrote the file
-    keeps both, so there the bytes are always read. OSError when the file
-    cannot be read.
-    """
-    if file.is_symlink() or not file.is_file():
-        return False
-    stat = file.stat()
-    if entry.size >= 0 and stat.st_size != entry.size:
-        return False
-    fine_clock = entry.mtime_ns % 1_000_000_000 != 0
-    if fine_clock and stat.st_size == entry.size and stat.st_mtime_ns == entry.mtime_ns:
-        return True
-    return file_sha256(file) == entry.sha256
-
-
-def same_video(recorded: str, video: Path) -> bool:
-    """Whether the video a copy was made from is ``video``, however either is spelled."""
-    return os.path.realpath(recorded) == os.path.realpath(video)
-
-
-def published_mode() -> int:
-    """The mode of a file autokr publishes: readable by all, as the umask allows.
-
-    A temporary file is private; a media server running as another user must
-    read the file it becomes.
-    """
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return 0o666 & ~mask
 
 
 def read_manifest(path: str | os.PathLike = MANIFEST) -> Manifest:

@@ -16,16 +16,13 @@ import tempfile
 from pathlib import Path
 
 from autokr.core import languages
+from autokr.publishing import own_files
 from autokr.publishing.manifest import (
     MANIFEST,
     Published,
     PublishError,
-    file_sha256,
     manifest_files,
     published_entry,
-    published_mode,
-    same_video,
-    unchanged_since_written,
 )
 from autokr.publishing.outcomes import Outcome
 from autokr.publishing.subtitle_choice import Subtitle
@@ -69,12 +66,12 @@ def mux(
         if done.returncode != 0:
             lines = done.stderr.strip().splitlines() or ["no message"]
             raise PublishError(f"{video}: ffmpeg could not mux the subtitles ({lines[-1].strip()})")
-        digest = file_sha256(tmp)
+        digest = own_files.file_sha256(tmp)
         with manifest_files(manifest) as files:
             problem = _not_ours(out, files, video)  # again: the user had all that time
             if problem:
                 return _mux_left_alone(out, problem)
-            os.chmod(tmp, published_mode())
+            os.chmod(tmp, own_files.published_mode())
             os.replace(tmp, out)
             sources = [s.path for s in subtitles]
             files[str(out)] = published_entry(video_id, "mux", video, sources, out, digest)
@@ -93,11 +90,11 @@ def _not_ours(out: Path, files: dict[str, Published], video: Path) -> str:
         return ""
     entry = files.get(str(out))
     try:
-        if entry is not None and not same_video(entry.input, video):
+        if entry is not None and not own_files.same_video(entry.input, video):
             if not Path(entry.input).exists():
                 return f"the only copy of {entry.input}, which is gone"
             return f"a copy of {entry.input}"
-        if entry is not None and unchanged_since_written(out, entry):
+        if entry is not None and own_files.unchanged_since_written(out, entry):
             return ""
     except OSError as exc:
         return f"cannot be read: {exc.strerror}"

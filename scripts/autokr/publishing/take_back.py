@@ -24,14 +24,9 @@ import os
 from pathlib import Path
 
 from autokr.core.errors import RecordError
-from autokr.publishing.manifest import (
-    MANIFEST,
-    Published,
-    manifest_files,
-    read_manifest,
-    unchanged_since_written,
-)
+from autokr.publishing.manifest import MANIFEST, Published, manifest_files, read_manifest
 from autokr.publishing.outcomes import Outcome
+from autokr.publishing.own_files import unchanged_since_written
 
 log = logging.getLogger("autokr.publish")
 

@@ -18,7 +18,8 @@ from autokr.core.errors import AutokrError
 from autokr.core.record_files import read_record, write_record
 from autokr.core.records import ModelManifest, TextSource
 from autokr.core.switches import hold
-from autokr.models.tries import ModelTry
+from autokr.models.choice import chosen_by_hand
+from autokr.models.tries import ModelJob, ModelTry
 from autokr.publishing.manifest import MANIFEST, published_by_autokr
 from autokr.speech import asr
 from autokr.text import text_source
@@ -92,22 +93,22 @@ def transcribe_with_config(
     audio: str,
     out: str,
     config: dict,
-    *,
-    threads: int | None = None,
-    attempt: int = 1,
-    model_manifest: str | None = None,
+    job: ModelJob | None = None,
     video: str | None = None,
 ) -> None:
     """Run the step with a whole (checked, filled) config, as the workflow does.
 
     A job that may use a GPU first takes a free card of its own (``claim_gpu``).
-    ``attempt`` is Snakemake's try number; ``model_manifest`` what
-    download_model wrote for the model (None: load ``transcribe.model`` as it
-    is). ``video`` is the input the audio came from: its own subtitles that
+    ``job`` is what the workflow gives the job (its threads, try and model;
+    None: a step run by hand).
+    ``video`` is the input the audio came from: its own subtitles that
     were passed over (transcribe.source) are recorded with the transcript.
     """
     # Read first, as before any card is waited for: a bad manifest fails at once.
-    folder = read_record(ModelManifest, model_manifest).folder if model_manifest else None
+    if job is None:  # a step run by hand: ``model: auto`` is chosen here
+        config, job = chosen_by_hand(config, "transcribe"), ModelJob()
+    manifest = job.model_manifest
+    folder = read_record(ModelManifest, manifest).folder if manifest else None
     settings = step_settings(config, "transcribe")
     machine = {key: settings.pop(key) for key in RUN_ONLY["transcribe"]}
     mode = settings.pop("source", "auto")  # chooses the rule (RULE_CHOICE), not an option
@@ -119,8 +120,8 @@ def transcribe_with_config(
         options_from(config["source_language"], settings),
         device=machine["device"],
         compute_type=machine["compute_type"],
-        threads=threads or machine["threads"],
-        attempt=Attempt(attempt),
+        threads=job.threads or machine["threads"],
+        attempt=Attempt(job.attempt),
         model_folder=folder,
         model_choice=config.get("model_choice", {}).get("transcribe", ""),
         source=_passed_over(video, config["source_language"], mode) if video else None,

@@ -16,7 +16,7 @@ import unicodedata
 from dataclasses import dataclass
 
 from autokr.core.defaults import schema_default
-from autokr.core.records import Segment
+from autokr.core.records import Segment, TimedText
 
 #: Marks that end a sentence, quotes and brackets that may close it, and marks
 #: that end a clause: the one list that sentences, line breaks and MT retries use.
@@ -73,13 +73,8 @@ def repeats_itself(text: str, times: int) -> bool:
     return loop.search("".join(text.split())) is not None
 
 
-@dataclass(frozen=True)
-class Piece:
-    """A stretch of speech inside a sentence: its source text and timing."""
-
-    start: float
-    end: float
-    text: str
+#: A stretch of speech inside a sentence: its timing and source text.
+Piece = TimedText
 
 
 @dataclass(frozen=True)

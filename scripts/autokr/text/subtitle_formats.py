@@ -16,15 +16,10 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from autokr.core.errors import SubtitleError
+from autokr.core.records import TimedText
 
-
-@dataclass(frozen=True)
-class TextCue:
-    """One subtitle: its timing in seconds and its plain text (lines joined by newlines)."""
-
-    start: float
-    end: float
-    text: str
+#: One subtitle: its timing in seconds and its plain text (lines joined by newlines).
+TextCue = TimedText
 
 
 @dataclass(frozen=True)

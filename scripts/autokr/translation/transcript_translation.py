@@ -20,7 +20,8 @@ from autokr.core.record_files import read_record, write_record
 from autokr.core.records import Cue, ModelManifest, Transcript, Translation, read_transcript
 from autokr.core.switches import hold
 from autokr.models import store
-from autokr.models.tries import ModelTry
+from autokr.models.choice import chosen_by_hand
+from autokr.models.tries import ModelJob, ModelTry
 from autokr.text.sentences import SentenceOptions, join_sentences, share_text
 from autokr.translation import checks, mt
 
@@ -147,19 +148,19 @@ def translate_with_config(
     out: str,
     target: str,
     config: dict,
-    *,
-    threads: int | None = None,
-    attempt: int = 1,
-    model_manifest: str | None = None,
+    job: ModelJob | None = None,
 ) -> None:
     """Run the step with a whole (checked, filled) config, as the workflow does.
 
     A job that may use a GPU first takes a free card of its own (``claim_gpu``).
-    ``attempt`` is Snakemake's try number; ``model_manifest`` what the model
-    steps wrote for the model (None: load ``translate.model`` as it is).
+    ``job`` is what the workflow gives the job (its threads, try and model;
+    None: a step run by hand).
     """
     # Read first, as before any card is waited for: a bad manifest fails at once.
-    prepared = prepared_model(model_manifest) if model_manifest else None
+    if job is None:  # a step run by hand: ``model: auto`` is chosen here
+        config, job = chosen_by_hand(config, "translate"), ModelJob()
+    manifest = job.model_manifest
+    prepared = prepared_model(manifest) if manifest else None
     settings = step_settings(config, "translate")
     sentences = settings.pop("sentences")
     device = settings.pop("device")
@@ -174,8 +175,8 @@ def translate_with_config(
         options=mt.TranslateOptions(**settings),
         sentence_options=SentenceOptions(**sentences),
         device=device,
-        threads=threads or configured_threads,
-        attempt=Attempt(attempt),
+        threads=job.threads or configured_threads,
+        attempt=Attempt(job.attempt),
         prepared=prepared,
         model_choice=config.get("model_choice", {}).get("translate", ""),
     )

@@ -1,4 +1,4 @@
-"""Running autokr as a user does, for the workflow tests: a project folder, snakemake, make."""
+"""Running autokr as a user does (workflow tests, bench): a project folder, snakemake, make."""
 
 from __future__ import annotations
 
@@ -16,7 +16,8 @@ from pathlib import Path
 import srt
 import yaml
 
-from conftest import ROOT
+#: The autokr checkout the runs copy from.
+ROOT = Path(__file__).resolve().parents[1]
 
 PROJECT_FILES = [
     "Snakefile",
@@ -209,3 +210,39 @@ def owner(workdir: Path, seconds: float) -> subprocess.Popen:
     )
     assert process.stdout.readline() == "recorded\n"
     return process
+
+
+def set_config(project: Path, **settings) -> None:
+    """Edit config/config.yaml as a user does: a dict is merged into its section; any other
+    value replaces the setting."""
+    path = project / "config" / "config.yaml"
+    config = yaml.safe_load(path.read_text(encoding="utf-8"))
+    for key, value in settings.items():
+        if isinstance(value, dict):
+            config[key].update(value)
+        else:
+            config[key] = value
+    path.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
+
+
+def add_videos(project: Path, videos: dict[str, Path]) -> None:
+    """Copy each of ``videos`` into the project's videos folder, under its name there."""
+    for name, source in videos.items():
+        dest = project / "videos" / name
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(source, dest)
+
+
+def start_held(project: Path, point: str, gate: Path, jobs: int = 1, **start) -> subprocess.Popen:
+    """Snakemake in the background (``start`` as ``start_snakemake`` takes it), returned once
+    ``jobs`` of its steps wait at ``point`` until ``release(gate)``; killed if they never do."""
+    env = {**(start.pop("env", None) or {}), **hold_at(point, gate)}
+    proc = start_snakemake(project, env=env, **start)
+    try:
+        wait_for(f"{point} to be held", held(point, gate, jobs), proc)
+    except BaseException:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        raise
+    return proc

@@ -123,8 +123,8 @@ def mux_video(
     subprocess.run([*args, *codecs, "-pix_fmt", "yuv420p", f"file:{out}"], check=True)
 
 
-#: Real recordings of Japanese read aloud (Common Voice, CC0; see data/speech/README.md).
-RECORDINGS = Path(__file__).resolve().parent / "data" / "speech"
+#: Real recordings of Japanese read aloud (Common Voice, CC0; see the README there).
+RECORDINGS = Path(__file__).resolve().parents[1] / "tests" / "data" / "speech"
 #: Silence between two speakers in the joined recording, as in quick dialogue.
 DIALOGUE_GAP = 0.8
 

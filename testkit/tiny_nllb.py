@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import re
+import tempfile
 from pathlib import Path
 
 SOURCE = "jpn_Jpan"
@@ -34,41 +35,44 @@ def variants(japanese: str) -> list[str]:
     return sorted(found)
 
 
-def build(pairs: list[tuple[str, str]], out: Path, steps: int = 400, seed: int = 0) -> Path:
-    """Train the model on ``pairs`` (and their punctuation variants); save it to ``out``."""
+def save_tokenizer(out: Path, lines: list[str], vocab_size: int) -> None:
+    """Save in ``out`` an NllbTokenizer whose sentencepiece BPE is trained on ``lines``.
+
+    NLLB-200's tokenizer class, with all FAIRSEQ language codes and Japanese as
+    the source; only its vocabulary (at most ``vocab_size`` pieces) is small.
+    """
     import sentencepiece as spm
-    import torch
-    from transformers import (
-        AutoTokenizer,
-        M2M100Config,
-        M2M100ForConditionalGeneration,
-        NllbTokenizer,
-    )
+    from transformers import NllbTokenizer
     from transformers.models.nllb.tokenization_nllb import FAIRSEQ_LANGUAGE_CODES
 
-    examples = [(v, ko) for ja, ko in pairs for v in variants(ja)]
     out.mkdir(parents=True, exist_ok=True)
-
-    # NllbTokenizer(vocab_file=...) ignores the sentencepiece model in
-    # transformers 5; from_pretrained on a folder that holds it does not.
-    sp_dir = out / "sentencepiece"
-    sp_dir.mkdir(exist_ok=True)
-    model_bytes = io.BytesIO()
-    lines = [text for pair in examples for text in pair]
+    model = io.BytesIO()
     spm.SentencePieceTrainer.train(
         sentence_iterator=iter(lines * 4),
-        model_writer=model_bytes,
-        vocab_size=160,
+        model_writer=model,
+        vocab_size=vocab_size,
         model_type="bpe",
         character_coverage=1.0,
         hard_vocab_limit=False,
         minloglevel=2,
     )
-    (sp_dir / "sentencepiece.bpe.model").write_bytes(model_bytes.getvalue())
-    tokenizer = NllbTokenizer.from_pretrained(
-        str(sp_dir), src_lang=SOURCE, additional_special_tokens=FAIRSEQ_LANGUAGE_CODES
-    )
+    # NllbTokenizer(vocab_file=...) ignores the sentencepiece model in
+    # transformers 5; from_pretrained on a folder that holds it does not.
+    with tempfile.TemporaryDirectory() as pieces:
+        (Path(pieces) / "sentencepiece.bpe.model").write_bytes(model.getvalue())
+        tokenizer = NllbTokenizer.from_pretrained(
+            pieces, src_lang=SOURCE, additional_special_tokens=FAIRSEQ_LANGUAGE_CODES
+        )
     tokenizer.save_pretrained(str(out))
+
+
+def build(pairs: list[tuple[str, str]], out: Path, steps: int = 400, seed: int = 0) -> Path:
+    """Train the model on ``pairs`` (and their punctuation variants); save it to ``out``."""
+    import torch
+    from transformers import AutoTokenizer, M2M100Config, M2M100ForConditionalGeneration
+
+    examples = [(v, ko) for ja, ko in pairs for v in variants(ja)]
+    save_tokenizer(out, [text for pair in examples for text in pair], vocab_size=160)
     tokenizer = AutoTokenizer.from_pretrained(str(out), src_lang=SOURCE, tgt_lang=TARGET)
     unk = tokenizer.unk_token_id
     if unk in tokenizer(pairs[0][0]).input_ids:

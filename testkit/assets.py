@@ -20,6 +20,9 @@ import tiny_nllb
 
 CACHE = Path(os.environ.get("AUTOKR_TEST_CACHE", Path.home() / ".cache" / "autokr-tests"))
 HERE = Path(__file__).resolve().parent
+#: Where ``source_hash`` finds a module by name: testkit, then the tests' own
+#: helpers (``conftest.py``, ``broadcast.py``, ``subtitle_media.py``).
+SOURCES = (HERE, HERE.parent / "tests")
 
 
 def cached(name: str, key: object, build) -> Path:
@@ -37,9 +40,20 @@ def cached(name: str, key: object, build) -> Path:
 
 
 def source_hash(*names: str) -> str:
-    """A digest of test modules, so a cache entry is rebuilt when its builder changes."""
-    text = "".join((HERE / name).read_text(encoding="utf-8") for name in names)
+    """A digest of test modules, so a cache entry is rebuilt when its builder changes.
+
+    Each name is a file of testkit or, failing that, of ``tests/``; the digest
+    is of their text alone, so a module that moves keeps its key.
+    """
+    text = "".join(_source(name).read_text(encoding="utf-8") for name in names)
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _source(name: str) -> Path:
+    for folder in SOURCES:
+        if (folder / name).is_file():
+            return folder / name
+    raise FileNotFoundError(f"{name} is in none of {', '.join(map(str, SOURCES))}")
 
 
 def whisper_base() -> Path:
