@@ -1,4 +1,6 @@
 # Shared set-up and input functions; the rules themselves are in steps.smk.
+# Every path under results/ is autokr.core.results_layout's (`results` in the
+# rules): a pattern such as results.TRANSCRIPT, or results.log(rule, wildcards...).
 import os
 import re
 import sys
@@ -10,6 +12,7 @@ sys.path.insert(0, str(Path(workflow.basedir) / "scripts"))
 from autokr.batch.discovery import ScanRules
 from autokr.batch.run_hooks import end_run, start_run
 from autokr.batch.run_plan import RunPlan
+from autokr.core import results_layout as results
 from autokr.core.config import (
     audio_param,
     output_settings,
@@ -28,7 +31,6 @@ from autokr.models.store import (
     slug,
     weights_needed,
 )
-from autokr.publishing.manifest import MANIFEST
 from autokr.publishing.take_back import pending_gone
 from autokr.text.subtitles import subtitle_paths
 
@@ -49,15 +51,14 @@ RUN_STARTED = time.time()
 TARGETS = target_codes(config)
 SOURCE_LABEL = source_label(config)
 SUBTITLES = subtitle_paths(
-    "results/subtitles/{video}",
+    results.SUBTITLE_PREFIX,
     SOURCE_LABEL,
     TARGETS,
     config["subtitles"]["formats"],
     config["subtitles"]["bilingual"],
 )
-# Publishing (rules/publish.smk): its manifest (a string: it is a param, and
-# Snakemake compares only plain values), and what it lists.
-PUBLISH_MANIFEST = str(MANIFEST)
+# Publishing (rules/publish.smk): what it lists. Its manifest, results.PUBLISHED,
+# is a param, a string as every pattern is (Snakemake compares only plain values).
 PUBLISHED_LABELS = [*TARGETS, SOURCE_LABEL]
 # Names this run's removal job (rule unpublish), so each run that needs one has it.
 UNPUBLISH_RUN = time.strftime("%Y%m%d-%H%M%S", time.localtime(RUN_STARTED))
@@ -105,9 +106,9 @@ def publish_targets(wildcards):
     """
     files = []
     if config["publish"]:
-        files = [f"results/videos/{video}/publish.json" for video in scan().videos]
-    if pending_gone(PUBLISH_MANIFEST):
-        files.append(f"results/unpublish/{UNPUBLISH_RUN}.gone.json")
+        files = [results.PUBLISH_RECORD.format(video=video) for video in scan().videos]
+    if pending_gone(results.PUBLISHED):
+        files.append(results.UNPUBLISH_RECORD.format(run=UNPUBLISH_RUN, what="gone"))
     return files
 
 
@@ -115,7 +116,7 @@ def muxed_path(wildcards):
     """Where the publish rule writes a video's muxed copy ("" when config publish has no mux)."""
     if "mux" not in config["publish"]:
         return ""
-    return f"results/muxed/{wildcards.video}.mkv"
+    return results.MUXED.format(video=wildcards.video)
 
 
 def published_subtitles(wildcards):
@@ -130,7 +131,7 @@ def published_subtitles(wildcards):
 def subtitle_targets(wildcards):
     """Every subtitle file and QA report the run should produce."""
     files = [*SUBTITLES.files.values(), *SUBTITLES.bilingual.values()]
-    qa = ["results/videos/{video}/qa.json"]
+    qa = [results.QA_REPORT]
     return [path.format(video=video) for video in scan().videos for path in files + qa]
 
 
@@ -152,7 +153,7 @@ def text_source(wildcards):
 
 #: read_subtitles' input for a video whose text comes from speech: a file that no
 #: rule makes, so Snakemake has transcribe make the transcript instead (ruleorder).
-NO_SUBTITLES = "results/videos/{video}/no subtitles to read"
+NO_SUBTITLES = f"{results.VIDEO_FOLDER}/no subtitles to read"
 
 
 def subtitles_to_read(wildcards):
@@ -177,8 +178,7 @@ def subtitle_track(wildcards):
 
 def audio_output():
     """The extracted WAV: deleted once transcribed unless keep_audio is set."""
-    wav = "results/videos/{video}/audio.wav"
-    return wav if config["keep_audio"] else temp(wav)
+    return results.AUDIO if config["keep_audio"] else temp(results.AUDIO)
 
 
 def changed_settings(step):
@@ -254,13 +254,13 @@ def attempt_number(wildcards, attempt):
 def translation_inputs(wildcards):
     """The translations make_srt lays out, one per target language, in config order."""
     return [
-        f"results/videos/{wildcards.video}/translation.{code}.json" for code in TARGETS
+        results.TRANSLATION.format(video=wildcards.video, lang=code) for code in TARGETS
     ]
 
 
 def subtitle_prefix(wildcards):
     """Path and name of a video's subtitle files, without the language and extension."""
-    return f"results/subtitles/{wildcards.video}"
+    return results.SUBTITLE_PREFIX.format(video=wildcards.video)
 
 
 def videos_with_work():

@@ -17,7 +17,7 @@ rule download_model:
     output:
         manifest=f"{MODELS}/{{kind}}/{{slug}}/manifest.json",
     log:
-        "results/logs/download_model/{kind}.{slug}.log",
+        results.log("download_model", "kind", "slug"),
     conda:
         "../envs/download_model.yaml"
     params:
@@ -32,7 +32,7 @@ rule convert_model:
     output:
         manifest=f"{MODELS}/ctranslate2/{{slug}}/manifest.json",
     log:
-        "results/logs/convert_model/{slug}.log",
+        results.log("convert_model", "slug"),
     # On a cluster a try killed for memory is tried again with more (the
     # profile's mem_mb grows with the attempt).
     retries: 1

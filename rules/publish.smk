@@ -20,11 +20,11 @@ rule publish:
         video=video_path,
         subtitles=published_subtitles,
         # For the language Whisper heard, when the source is `auto`.
-        qa="results/videos/{video}/qa.json",
+        qa=results.QA_REPORT,
     output:
-        record="results/videos/{video}/publish.json",
+        record=results.PUBLISH_RECORD,
     log:
-        "results/logs/publish/{video}.log",
+        results.log("publish", "video"),
     conda:
         "../envs/publish.yaml"
     params:
@@ -32,7 +32,7 @@ rule publish:
         targets=TARGETS,
         kinds=config["publish"],
         muxed=muxed_path,
-        manifest=PUBLISH_MANIFEST,
+        manifest=results.PUBLISHED,
     script:
         "../scripts/publish.py"
 
@@ -43,9 +43,9 @@ rule publish:
 # removal is a new job and its record stays for the summary.
 rule unpublish:
     output:
-        record="results/unpublish/{run}.{what}.json",
+        record=results.UNPUBLISH_RECORD,
     log:
-        "results/logs/unpublish/{run}.{what}.log",
+        results.log("unpublish", "run", "what"),
     wildcard_constraints:
         run="[0-9-]+",
         what="gone|next_to_video|mux|all",
@@ -53,6 +53,6 @@ rule unpublish:
         "../envs/publish.yaml"
     params:
         listed=config["publish"],
-        manifest=PUBLISH_MANIFEST,
+        manifest=results.PUBLISHED,
     script:
         "../scripts/unpublish.py"

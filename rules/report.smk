@@ -2,7 +2,6 @@
 # of videos, the summary, the config) and each video's timeline plot, which the
 # end of every run writes (autokr/reports/html_report.py says why no job makes them).
 # Captions are in report/.
-from autokr.reports.html_report import PAGE, timeline_path
 
 # Resolved here, where the workflow knows this file's folder: a caption given
 # to report() inside an input function must already be a workflow path.
@@ -19,13 +18,17 @@ def report_inputs(wildcards):
     `--report`, and a video that failed has no plot. None is made by a job, so
     listing them asks a run for nothing.
     """
-    results = Path("results")
     marked = [
-        (results / PAGE, "Batch", None, "batch"),
-        (results / "summary.md", "Batch", None, "summary"),
+        (Path(results.REPORT_PAGE), "Batch", None, "batch"),
+        (Path(results.SUMMARY), "Batch", None, "summary"),
     ]
     marked += [
-        (timeline_path(results, video), "Timelines", {"video": video}, "timeline")
+        (
+            results.result_path(results.TIMELINE, video=video),
+            "Timelines",
+            {"video": video},
+            "timeline",
+        )
         for video in scan().videos
     ]
     return [

@@ -28,11 +28,11 @@ rule extract_audio:
         video=video_path,
     output:
         wav=audio_output(),
-        media="results/videos/{video}/media.json",
+        media=results.MEDIA,
     log:
-        "results/logs/extract_audio/{video}.log",
+        results.log("extract_audio", "video"),
     benchmark:
-        "results/benchmarks/extract_audio/{video}.tsv"
+        results.benchmark("extract_audio", "video")
     conda:
         "../envs/extract_audio.yaml"
     # `audio` is audio_track and audio_channels as the param they have always
@@ -47,7 +47,7 @@ rule extract_audio:
 
 rule transcribe:
     input:
-        audio="results/videos/{video}/audio.wav",
+        audio=results.AUDIO,
         # It makes a replaced video redo its transcript even after the
         # temporary audio is gone (Snakemake skips a missing temp file); the
         # step reads only its own subtitles passed over, for the record.
@@ -56,11 +56,11 @@ rule transcribe:
         # models folder reruns nothing.
         model=ancient(model_manifest("whisper")),
     output:
-        transcript="results/videos/{video}/transcript.json",
+        transcript=results.TRANSCRIPT,
     log:
-        "results/logs/transcribe/{video}.log",
+        results.log("transcribe", "video"),
     benchmark:
-        "results/benchmarks/transcribe/{video}.tsv"
+        results.benchmark("transcribe", "video")
     retries: ATTEMPTS - 1
     conda:
         "../envs/transcribe.yaml"
@@ -87,11 +87,11 @@ rule read_subtitles:
         video=video_path,
         subtitles=subtitles_to_read,
     output:
-        transcript="results/videos/{video}/transcript.json",
+        transcript=results.TRANSCRIPT,
     log:
-        "results/logs/read_subtitles/{video}.log",
+        results.log("read_subtitles", "video"),
     benchmark:
-        "results/benchmarks/read_subtitles/{video}.tsv"
+        results.benchmark("read_subtitles", "video")
     conda:
         "../envs/read_subtitles.yaml"
     params:
@@ -104,15 +104,15 @@ rule read_subtitles:
 
 rule translate:
     input:
-        transcript="results/videos/{video}/transcript.json",
+        transcript=results.TRANSCRIPT,
         # ancient, as for transcribe; one manifest whatever the device.
         model=ancient(translation_model()),
     output:
-        translation="results/videos/{video}/translation.{lang}.json",
+        translation=results.TRANSLATION,
     log:
-        "results/logs/translate/{video}.{lang}.log",
+        results.log("translate", "video", "lang"),
     benchmark:
-        "results/benchmarks/translate/{video}.{lang}.tsv"
+        results.benchmark("translate", "video", "lang")
     retries: ATTEMPTS - 1
     conda:
         "../envs/translate.yaml"
@@ -136,17 +136,17 @@ rule translate:
 
 rule make_srt:
     input:
-        media="results/videos/{video}/media.json",
-        transcript="results/videos/{video}/transcript.json",
+        media=results.MEDIA,
+        transcript=results.TRANSCRIPT,
         translations=translation_inputs,
     output:
         *SUBTITLES.files.values(),
         *SUBTITLES.bilingual.values(),
-        qa="results/videos/{video}/qa.json",
+        qa=results.QA_REPORT,
     log:
-        "results/logs/make_srt/{video}.log",
+        results.log("make_srt", "video"),
     benchmark:
-        "results/benchmarks/make_srt/{video}.tsv"
+        results.benchmark("make_srt", "video")
     conda:
         "../envs/make_srt.yaml"
     params:

@@ -12,9 +12,9 @@ results/, never over the video itself); results/published.json records them.
 from pathlib import Path
 
 from autokr.core.records import read_qa
+from autokr.core.results_layout import MUXED_FOLDER, PUBLISHED, RESULTS
 from autokr.core.steps import run_rule, run_step, step_parser
 from autokr.publishing.jobs import publish_video
-from autokr.publishing.manifest import MANIFEST
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -34,9 +34,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--mux",
         metavar="OUT.mkv",
-        help="write a copy of the video with them, under results/ (results/muxed/NAME.mkv)",
+        help=f"write a copy of the video with them, under {RESULTS}/ ({MUXED_FOLDER}/NAME.mkv)",
     )
-    parser.add_argument("--manifest", default=str(MANIFEST))
+    parser.add_argument("--manifest", default=PUBLISHED)
     args = parser.parse_args(argv)
     files = [tuple(item.split("=", 1)) for item in args.subtitle]
     targets = [label for label, _ in files if label != (args.source or "orig")]

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from autokr.batch.video_names import is_media, name_problem, shown_path, video_id
 from autokr.core.errors import ConfigError
+from autokr.core.results_layout import RESULTS
 
 #: The endings autokr adds to a stem, when the caller names none.
 DERIVED_SUFFIXES = (".ko.srt",)
@@ -73,7 +74,7 @@ class ScanRules:
     ) -> ScanRules:
         """The rules of a run in ``project``: its own folders left out, the watch's
         waiting files skipped, names checked against ``results/``."""
-        results = project / "results"
+        results = project / RESULTS
         return cls(
             project_folders(project, models_dir),
             waiting_files(environ),
@@ -91,7 +92,7 @@ def project_folders(project: Path, models_dir: str | os.PathLike | None = None) 
     drops those that hold the videos folder itself (``videos/`` in the
     project, ``example/`` on a fresh clone).
     """
-    folders = [project, project / "results", project / ".snakemake", project / "example"]
+    folders = [project, project / RESULTS, project / ".snakemake", project / "example"]
     if models_dir:
         folders.append(project / os.path.expanduser(models_dir))
     return frozenset(os.path.realpath(folder) for folder in folders)

@@ -20,6 +20,7 @@ from pathlib import Path
 from autokr.batch.discovery import WAITING_ENV
 from autokr.batch.run_config import EXAMPLE, config_file_problem, wants_example, with_config
 from autokr.batch.run_lock import clear_stale_lock
+from autokr.core.results_layout import SUBTITLES_FOLDER
 
 Say = Callable[[str], None]
 
@@ -133,7 +134,7 @@ def run_once(args: list[str]) -> int:
     status = run_snakemake(snakemake_command(args))
     if example and status == 0:
         print(
-            "\nautokr: the example's subtitles are in results/subtitles/ "
+            f"\nautokr: the example's subtitles are in {SUBTITLES_FOLDER}/ "
             "(autokr-example.ja.srt, autokr-example.ko.srt).\n"
             "To subtitle your own videos, put them in videos/ (or set `videos:` in "
             "config/config.yaml to their folder) and run `make run` again.",

@@ -19,18 +19,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from autokr.core.record_files import write_text_atomic
+from autokr.core.results_layout import PROGRESS, PROGRESS_RUN, progress_file
 
-ROOT = Path("results") / "progress"
-RUN_FILE = ROOT / "run.json"
+ROOT = Path(PROGRESS)
+RUN_FILE = Path(PROGRESS_RUN)
 #: Seconds between two writes of a job's progress file.
 REPORT_EVERY = 2.0
 
 _reporter: dict = {}
-
-
-def progress_path(rule: str, wildcards: list[str], root: Path = ROOT) -> Path:
-    """The progress file of a job of ``rule`` with these wildcard values."""
-    return root / rule / (".".join(wildcards) + ".json")
 
 
 def start(path: Path) -> None:
@@ -128,7 +124,7 @@ class Board:
 
     def _job_line(self, job: Job) -> str:
         name = " ".join([job.rule, *job.wildcards.values()])
-        path = progress_path(job.rule, list(job.wildcards.values()), self.root)
+        path = progress_file(job.rule, list(job.wildcards.values()), self.root)
         state = _read_json(path)
         now = self.clock()
         if not state or state.get("updated", 0) < job.started or not state.get("total"):

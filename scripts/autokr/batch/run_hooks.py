@@ -21,6 +21,7 @@ from typing import Any
 from autokr.batch import progress
 from autokr.batch.run_lock import record_owner
 from autokr.batch.run_plan import RunPlan
+from autokr.core.results_layout import REPORT_FOLDER, RESULTS_DIR, RUN_LOGS, SUMMARY
 from autokr.models.choice import Resolved
 from autokr.reports.html_report import write_report_files
 from autokr.reports.summary import write_summary
@@ -78,11 +79,11 @@ def end_run(
         return
     _log_to(plan.started)
     found = plan.scan()
-    results = Path("results")
+    results = RESULTS_DIR
     text = write_summary(
         results, found.videos, plan.targets, found.skipped, plan.started, subtitles=subtitles
     )
-    log.info("end: wrote %s", results / "summary.md")
+    log.info("end: wrote %s", SUMMARY)
     print(text, file=sys.stderr)
     problems = write_report_files(
         results, found.videos, config, source_label, plan.targets, plan.started
@@ -90,7 +91,7 @@ def end_run(
     for line in problems:
         log.info("end: %s", line.removeprefix("autokr: "))
         print(line, file=sys.stderr)
-    log.info("end: wrote the report's page and plots under %s", results / "report")
+    log.info("end: wrote the report's page and plots under %s", REPORT_FOLDER)
 
 
 #: Run logs kept in results/logs/run/: the newest, one a run.
@@ -106,7 +107,7 @@ def _log_to(started: float) -> None:
     if root.handlers:
         return
     stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(started))
-    folder = Path("results") / "logs" / "run"
+    folder = Path(RUN_LOGS)
     try:
         folder.mkdir(parents=True, exist_ok=True)
         to_file = logging.FileHandler(folder / f"{stamp}.log", encoding="utf-8")

@@ -18,6 +18,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from autokr.core.results_layout import MODEL_CHOICE
+
 #: Whisper on CUDA, best first: (model, GB of free card memory it needs).
 #: The needs are estimates (the float16 weights, batched decoding and CUDA's
 #: own context, rounded up), not yet measured on a card.
@@ -165,10 +167,6 @@ def _usable(gpus: list | None, count: int) -> list[int]:
     return [int(n) for n in names if n.isdigit() and int(n) < count]
 
 
-#: Where the Snakefile records what ``auto`` resolved to, for the run's jobs.
-CHOICE_FILE = "results/model_choice.json"
-
-
 def machine_for(device: str, gpus: list | None, cpus: int) -> Machine:
     """What a step configured for ``device`` will run on, as seen from here."""
     if device == "cpu":
@@ -203,7 +201,7 @@ class Resolved:
 def resolve(
     config: dict,
     decide: bool,
-    path: str | None = CHOICE_FILE,
+    path: str | None = MODEL_CHOICE,
     steps: tuple[str, ...] = ("transcribe", "translate"),
 ) -> Resolved:
     """Put the models ``auto`` stands for into ``config``; return the lines to print and

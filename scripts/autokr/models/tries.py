@@ -23,6 +23,7 @@ from autokr.batch import progress
 from autokr.core.devices import Attempt, Placement, out_of_memory_as_one_line
 from autokr.core.memory import GpuMemorySampler, step_memory
 from autokr.core.records import Run
+from autokr.core.results_layout import progress_file
 from autokr.core.steps import run_rule
 
 T = TypeVar("T")
@@ -48,7 +49,7 @@ def run_model_rule(snakemake, work: Callable[[ModelJob], None]) -> None:
     # reaches the Hub and never converts.
     os.environ["HF_HUB_OFFLINE"] = "1"
     # How far it is, for the terminal (autokr.batch.progress).
-    progress.start(progress.progress_path(snakemake.rule, list(snakemake.wildcards)))
+    progress.start(progress_file(snakemake.rule, list(snakemake.wildcards)))
     job = ModelJob(snakemake.threads, snakemake.resources.attempt, snakemake.input.model)
     run_rule(snakemake, lambda: work(job))
 

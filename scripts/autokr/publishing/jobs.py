@@ -10,8 +10,8 @@ import sys
 from pathlib import Path
 
 from autokr.core.record_files import write_record
+from autokr.core.results_layout import PUBLISHED, RESULTS
 from autokr.publishing.beside_video import publish_next_to_video
-from autokr.publishing.manifest import MANIFEST
 from autokr.publishing.mux import check_mux_target, mux
 from autokr.publishing.outcomes import Outcome, PublishRecord, UnpublishRecord, outcome_line
 from autokr.publishing.subtitle_choice import subtitles_to_publish
@@ -30,7 +30,7 @@ def publish_video(
     record: str | None = None,
     detected: str | None = None,
     muxed: str | None = None,
-    manifest: str = str(MANIFEST),
+    manifest: str = PUBLISHED,
 ) -> list[Outcome]:
     """Publish one video's subtitles as ``kinds`` asks; write what became of each file to
     ``record``.
@@ -53,7 +53,7 @@ def publish_video(
 
 
 def unpublish_files(
-    what: str, record: str, listed: list[str], manifest: str, results: str = "results"
+    what: str, record: str, listed: list[str], manifest: str, results: str = RESULTS
 ) -> list[Outcome]:
     """Take back ``what`` (``gone``, a kind, or ``all``), print a line for each file and
     write them to ``record``; ``listed`` is what config ``publish`` lists."""

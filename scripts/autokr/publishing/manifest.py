@@ -23,12 +23,13 @@ from pathlib import Path
 from autokr.core.errors import AutokrError, RecordError
 from autokr.core.file_lock import NO_FLOCK, NoFileLocks, open_lock, take_lock
 from autokr.core.record_files import VERSION, read_record, write_record
+from autokr.core.results_layout import PUBLISHED
 from autokr.publishing.own_files import unchanged_since_written
 
 log = logging.getLogger("autokr.publish")
 
 #: Where the manifest lives, under the project.
-MANIFEST = Path("results") / "published.json"
+MANIFEST = Path(PUBLISHED)
 #: What a damaged manifest means, said after its cause.
 DAMAGED = (
     "autokr cannot tell its own files from yours until it is fixed or removed "

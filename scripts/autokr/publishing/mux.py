@@ -16,6 +16,7 @@ import tempfile
 from pathlib import Path
 
 from autokr.core import languages
+from autokr.core.results_layout import RESULTS_DIR
 from autokr.publishing import own_files
 from autokr.publishing.manifest import (
     MANIFEST,
@@ -108,7 +109,7 @@ def _mux_left_alone(out: Path, why: str) -> Outcome:
     return Outcome(str(out), "left alone", f"{why}; move it away for autokr's")
 
 
-def check_mux_target(out: Path, video: Path, results: Path = Path("results")) -> None:
+def check_mux_target(out: Path, video: Path, results: Path = RESULTS_DIR) -> None:
     """Refuse a muxed copy's path that is the video itself or outside ``results``.
 
     The mux replaces its output, and only autokr's own folder may hold a file

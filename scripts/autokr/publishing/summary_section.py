@@ -13,12 +13,17 @@ from pathlib import Path
 
 from autokr.core.errors import AutokrError, RecordError
 from autokr.core.record_files import read_record
-from autokr.publishing.manifest import DAMAGED, MANIFEST, Published, read_manifest
+from autokr.core.results_layout import (
+    MUXED_FOLDER,
+    PUBLISH_RECORD,
+    PUBLISHED,
+    UNPUBLISH_FOLDER,
+    job_log,
+    result_path,
+)
+from autokr.publishing.manifest import DAMAGED, Published, read_manifest
 from autokr.publishing.outcomes import Outcome, PublishRecord, UnpublishRecord, outcome_line
 from autokr.publishing.take_back import ONLY_COPY, unpublish_gone, unpublish_replaced
-
-#: Where each removal job writes what it did: ``{run}.{what}.json``.
-RECORDS = Path("results") / "unpublish"
 
 
 def published_section(
@@ -29,7 +34,7 @@ def published_section(
     the summary's Published section: how many files autokr published, and those that
     need a look. No lines when autokr published nothing and nothing needs a look.
     """
-    manifest = results / MANIFEST.name
+    manifest = result_path(PUBLISHED, results)
     earlier = _this_runs_removals(results, run_started)
     rows = [[o.path, f"{o.action}: {o.reason}"] for o in earlier if o.action != "gone"]
     try:
@@ -61,7 +66,7 @@ def _section_lines(files: list[Published], manifest: Path, rows: list[list[str]]
         "## Published",
         "",
         f"{beside} subtitle files beside their videos, {muxed} muxed videos in "
-        f"results/muxed/ (autokr's own files are listed in {manifest}).",
+        f"{MUXED_FOLDER}/ (autokr's own files are listed in {manifest}).",
         "",
     ]
     if rows:
@@ -73,7 +78,7 @@ def _section_lines(files: list[Published], manifest: Path, rows: list[list[str]]
 def _this_runs_removals(results: Path, run_started: float) -> list[Outcome]:
     """What this run's removal jobs did, from their records."""
     outcomes: list[Outcome] = []
-    for path in sorted((results / RECORDS.name).glob("*.json")):
+    for path in sorted(result_path(UNPUBLISH_FOLDER, results).glob("*.json")):
         try:
             if path.stat().st_mtime >= run_started:
                 outcomes += read_record(UnpublishRecord, path).files
@@ -86,7 +91,7 @@ def _attention(results: Path, video: str, run_started: float) -> list[list[str]]
     """A video's published files that need a look: those left alone, kept or removed
     by its publish job, and a publish job that failed in this run."""
     rows = []
-    record = results / "videos" / video / "publish.json"
+    record = result_path(PUBLISH_RECORD, results, video=video)
     try:
         outcomes = read_record(PublishRecord, record).files if record.exists() else ()
         # What stays needs a look every run; a removal, in the run that made it.
@@ -98,13 +103,13 @@ def _attention(results: Path, video: str, run_started: float) -> list[list[str]]
             o.action == "removed" and this_run
         ):
             rows.append([o.path, f"{o.action}: {o.reason}"])
-    job_log = results / "logs" / "publish" / f"{video}.log"
-    if job_log.exists() and job_log.stat().st_mtime >= run_started:
+    publish_log = job_log("publish", [video], results)
+    if publish_log.exists() and publish_log.stat().st_mtime >= run_started:
         errors = [
             line
-            for line in job_log.read_text(encoding="utf-8", errors="replace").splitlines()
+            for line in publish_log.read_text(encoding="utf-8", errors="replace").splitlines()
             if line.startswith("autokr: ")
         ]
         if errors:
-            rows.append([video, f"failed: {errors[-1].removeprefix('autokr: ')} ({job_log})"])
+            rows.append([video, f"failed: {errors[-1].removeprefix('autokr: ')} ({publish_log})"])
     return rows

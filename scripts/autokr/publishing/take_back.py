@@ -24,6 +24,7 @@ import os
 from pathlib import Path
 
 from autokr.core.errors import RecordError
+from autokr.core.results_layout import PUBLISH_RECORD, result_path
 from autokr.publishing.manifest import MANIFEST, Published, manifest_files, read_manifest
 from autokr.publishing.outcomes import Outcome
 from autokr.publishing.own_files import unchanged_since_written
@@ -182,4 +183,4 @@ def unpublish_kinds(
 def _forget_record(results: Path, video: str) -> None:
     """Remove a video's publish record (autokr's own, under results/), so that the
     next run that publishes its kinds runs its publish job again."""
-    (results / "videos" / video / "publish.json").unlink(missing_ok=True)
+    result_path(PUBLISH_RECORD, results, video=video).unlink(missing_ok=True)

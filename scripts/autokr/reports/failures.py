@@ -14,6 +14,7 @@ from pathlib import Path
 
 from autokr.core.errors import RecordError
 from autokr.core.records import QA, read_qa
+from autokr.core.results_layout import LOG_FOLDER, QA_REPORT, TRANSLATION, job_log, result_path
 
 #: The cause of a step stopped by Ctrl-C.
 INTERRUPTED = "interrupted (Ctrl-C) before it finished; the next run does it"
@@ -38,44 +39,44 @@ class Failure:
 
 @dataclass(frozen=True)
 class Step:
-    """One job of a video: its name in the summary, its log under results/, its rule."""
+    """One job of a video: its name in the summary, its rule and its wildcards' values."""
 
     name: str
-    log: str
     rule: str
     wildcards: tuple[str, ...]
+
+    def log(self, results: Path) -> Path:
+        """The job's log under ``results``."""
+        return job_log(self.rule, self.wildcards, results)
 
 
 def steps_of(video: str, targets: list[str], results: Path | None = None) -> list[Step]:
     """A video's jobs, in the order they run (the transcript's as ``transcript_step``)."""
     return [
-        Step("extract_audio", f"logs/extract_audio/{video}.log", "extract_audio", (video,)),
+        Step("extract_audio", "extract_audio", (video,)),
         transcript_step(video, results),
-        *[
-            Step(f"translate {t}", f"logs/translate/{video}.{t}.log", "translate", (video, t))
-            for t in targets
-        ],
-        Step("make_srt", f"logs/make_srt/{video}.log", "make_srt", (video,)),
+        *[Step(f"translate {t}", "translate", (video, t)) for t in targets],
+        Step("make_srt", "make_srt", (video,)),
     ]
 
 
 def transcript_step(video: str, results: Path | None = None) -> Step:
     """The job that makes a video's transcript: read_subtitles (its own subtitles) where
     that ran last under ``results``, else transcribe."""
-    speech = Step("transcribe", f"logs/transcribe/{video}.log", "transcribe", (video,))
-    text = Step("read_subtitles", f"logs/read_subtitles/{video}.log", "read_subtitles", (video,))
-    if results is None or not (results / text.log).exists():
+    speech = Step("transcribe", "transcribe", (video,))
+    text = Step("read_subtitles", "read_subtitles", (video,))
+    if results is None or not text.log(results).exists():
         return speech
-    if not (results / speech.log).exists():
+    if not speech.log(results).exists():
         return text
-    newer = (results / text.log).stat().st_mtime >= (results / speech.log).stat().st_mtime
+    newer = text.log(results).stat().st_mtime >= speech.log(results).stat().st_mtime
     return text if newer else speech
 
 
 def find_failure(results: Path, video: str, targets: list[str], since: float = 0.0) -> Failure:
     """The first step of ``video`` whose log ends in an autokr error, or that never finished."""
     for step in steps_of(video, targets, results):
-        path = results / step.log
+        path = step.log(results)
         if not path.exists():
             cause = scheduler_cause(results.parent, step, since)
             return Failure(
@@ -96,7 +97,7 @@ def failed_this_run(
     from it before: a video can fail while its old QA report and subtitles stay.
     """
     for step in steps_of(video, targets, results):
-        path = results / step.log
+        path = step.log(results)
         if path.exists() and path.stat().st_mtime >= run_started:
             failure = _failed_step(results, path, video, step)
             if failure:
@@ -130,12 +131,12 @@ def model_failures(results: Path, run_started: float) -> list[Failure]:
     """
     failures = []
     for rule in ("download_model", "convert_model"):
-        for log in sorted((results / "logs" / rule).glob("*.log")):
+        for log in sorted(result_path(LOG_FOLDER, results, rule=rule).glob("*.log")):
             if log.stat().st_mtime < run_started:
                 continue
             name = log.name.removesuffix(".log")
             wildcards = tuple(name.split(".", 1)) if rule == "download_model" else (name,)
-            failure = _failed_step(results, log, name, Step(rule, str(log), rule, wildcards))
+            failure = _failed_step(results, log, name, Step(rule, rule, wildcards))
             if failure:
                 failures.append(failure)
     return failures
@@ -217,11 +218,11 @@ def sort_out(
 
 def _finished(results: Path, video: str, targets: list[str]) -> tuple[QA, float] | None:
     """A video's QA report and when it was written, when all its outputs are there."""
-    folder = results / "videos" / video
-    needed = [folder / "qa.json", *(folder / f"translation.{t}.json" for t in targets)]
+    qa = result_path(QA_REPORT, results, video=video)
+    needed = [qa, *(result_path(TRANSLATION, results, video=video, lang=t) for t in targets)]
     if not all(p.exists() for p in needed):
         return None
     try:
-        return read_qa(folder / "qa.json"), (folder / "qa.json").stat().st_mtime
+        return read_qa(qa), qa.stat().st_mtime
     except RecordError:
         return None

@@ -22,15 +22,19 @@ import yaml
 from autokr.core.errors import AutokrError
 from autokr.core.record_files import write_text_atomic
 from autokr.core.records import QA, read_qa, read_transcript
+from autokr.core.results_layout import (
+    QA_REPORT,
+    REPORT_PAGE,
+    SUBTITLE_PREFIX,
+    SUMMARY,
+    TIMELINE,
+    TRANSCRIPT,
+    result_path,
+)
 from autokr.reports.failures import Failure, sort_out
 from autokr.reports.qa_figures import qa_figures
 from autokr.reports.timeline import draw_timeline, read_timeline
 from autokr.text.subtitles import subtitle_paths
-
-#: The batch page (the table of videos, the summary, the config), under the results folder.
-PAGE = Path("report") / "batch.html"
-#: Each video's timeline plot, in its folder under results/videos/.
-TIMELINE = "timeline.png"
 
 
 @dataclass(frozen=True)
@@ -54,11 +58,6 @@ def batch_rows(
     return sorted(rows, key=lambda row: order.get(row.video, len(order)))
 
 
-def timeline_path(results: Path, video: str) -> Path:
-    """Where the timeline plot of ``video`` goes."""
-    return results / "videos" / video / TIMELINE
-
-
 def update_timelines(
     results: Path, videos: list[str], subtitles: Callable[[str], dict[str, Path]]
 ) -> list[str]:
@@ -71,8 +70,8 @@ def update_timelines(
     """
     problems = []
     for video in videos:
-        folder, plot = results / "videos" / video, timeline_path(results, video)
-        qa_path = folder / "qa.json"
+        plot = result_path(TIMELINE, results, video=video)
+        qa_path = result_path(QA_REPORT, results, video=video)
         if not qa_path.exists():
             plot.unlink(missing_ok=True)
             continue
@@ -81,7 +80,8 @@ def update_timelines(
         if plot.exists() and plot.stat().st_mtime >= newest:
             continue
         try:
-            qa, transcript = read_qa(qa_path), read_transcript(folder / "transcript.json")
+            qa = read_qa(qa_path)
+            transcript = read_transcript(result_path(TRANSCRIPT, results, video=video))
             draw_timeline(read_timeline(qa, transcript, files), plot)
         except ImportError as exc:  # a venv set up before autokr drew plots
             return [*problems, f"autokr: timeline plots not drawn: {exc} (run make setup)"]
@@ -95,7 +95,8 @@ def subtitle_files(
     results: Path, video: str, source: str, targets: list[str], formats: list[str]
 ) -> dict[str, Path]:
     """A video's subtitle file for each language: the SRT, or the WebVTT where there is none."""
-    paths = subtitle_paths(f"{results}/subtitles/{video}", source, targets, formats, False)
+    prefix = str(result_path(SUBTITLE_PREFIX, results, video=video))
+    paths = subtitle_paths(prefix, source, targets, formats, False)
     chosen: dict[str, Path] = {}
     for (label, _), path in sorted(paths.files.items(), key=lambda item: item[0][1] != "srt"):
         chosen.setdefault(label, Path(path))
@@ -118,11 +119,13 @@ def write_report_files(
     problems = update_timelines(
         results, list(videos), lambda v: subtitle_files(results, v, source, targets, formats)
     )
-    summary = results / "summary.md"
+    summary = result_path(SUMMARY, results)
     text = summary.read_text(encoding="utf-8") if summary.exists() else ""
     rows = batch_rows(results, videos, targets, run_started)
     settings = yaml.safe_dump(config, allow_unicode=True, sort_keys=False)
-    write_text_atomic(results / PAGE, render_page(rows, text, settings, run_started))
+    write_text_atomic(
+        result_path(REPORT_PAGE, results), render_page(rows, text, settings, run_started)
+    )
     return problems
 
 
@@ -168,7 +171,7 @@ def render_page(rows: list[Row], summary: str, config: str, run_started: float) 
         f"<h1>Videos</h1>\n<p>After the run of {when}: {len(rows)} videos ({counts}).</p>\n"
         f'<table id="videos">\n<thead><tr>{head}</tr></thead>\n<tbody>\n{body}\n</tbody>\n'
         "</table>\n<h2>Summary</h2>\n"
-        f"<pre>{html.escape(summary or 'results/summary.md: not written yet')}</pre>\n"
+        f"<pre>{html.escape(summary or f'{SUMMARY}: not written yet')}</pre>\n"
         "<h2>Config</h2>\n<p>As the run read it, every key with its default filled in.</p>\n"
         f'<pre id="config">{html.escape(config)}</pre>\n</body>\n</html>\n'
     )

@@ -14,6 +14,7 @@ from pathlib import Path
 from autokr.core.errors import RecordError
 from autokr.core.record_files import read_record, write_record
 from autokr.core.records import InputFile
+from autokr.core.results_layout import INPUT_RECORD, QA_REPORT, TRANSLATION, result_path
 
 #: What ``remove_outdated`` says.
 KEPT = "subtitles from an earlier run kept (same input)"
@@ -34,15 +35,16 @@ def remove_outdated(
     made (it may have been touched: a new time is no new content), they still
     fit it and are kept.
     """
-    folder = results / "videos" / video
-    qa = folder / "qa.json"
+    qa = result_path(QA_REPORT, results, video=video)
+    record = result_path(INPUT_RECORD, results, video=video)
     if not qa.exists():
         return ""
-    if not input_replaced(folder / "input.json", source, qa):
+    if not input_replaced(record, source, qa):
         return KEPT
-    for path in [qa, *(folder / f"translation.{t}.json" for t in targets), *subtitles]:
+    translations = [result_path(TRANSLATION, results, video=video, lang=t) for t in targets]
+    for path in [qa, *translations, *subtitles]:
         path.unlink(missing_ok=True)
-    (folder / "input.json").unlink(missing_ok=True)
+    record.unlink(missing_ok=True)
     return REMOVED
 
 
@@ -89,8 +91,8 @@ def same_input(source: Path, recorded: InputFile) -> bool:
 def record_input(results: Path, video: str, source: Path, run_started: float) -> None:
     """Record the input of a video whose subtitles are current: when this run made them,
     or when none is recorded and the input is older than them (an earlier autokr's)."""
-    folder = results / "videos" / video
-    record, qa = folder / "input.json", folder / "qa.json"
+    record = result_path(INPUT_RECORD, results, video=video)
+    qa = result_path(QA_REPORT, results, video=video)
     try:
         made = qa.stat().st_mtime
         if made < run_started and (record.exists() or source.stat().st_mtime > made):

@@ -19,13 +19,11 @@ from pathlib import Path
 from autokr.batch.discovery import Skipped
 from autokr.core.record_files import write_text_atomic
 from autokr.core.records import QA
+from autokr.core.results_layout import QA_REPORT, SUMMARY, result_path
 from autokr.publishing.summary_section import published_section
 from autokr.reports.failures import Failure, failed_this_run, model_failures, sort_out
 from autokr.reports.qa_figures import qa_figures
 from autokr.reports.replaced_inputs import REMOVED, record_input, remove_outdated
-
-#: The summary, under the results folder.
-SUMMARY = "summary.md"
 
 
 def _row(qa: QA, state: str) -> str:
@@ -193,7 +191,7 @@ def _subtitled(done: list[tuple[QA, str]]) -> list[str]:
         "|" + " --- |" * 11,
         *[_row(qa, state) for qa, state in done],
         "",
-        "Details per video: results/videos/{video}/qa.json. Speech without text: "
+        f"Details per video: {QA_REPORT}. Speech without text: "
         "seconds of speech that no word of the transcript covers after autokr "
         "decoded it again (and before).",
         "",
@@ -237,4 +235,4 @@ def write_summary(
 
 def _save(results: Path, text: str) -> None:
     """Write ``results/summary.md``: the one place that writes it."""
-    write_text_atomic(results / SUMMARY, text)
+    write_text_atomic(result_path(SUMMARY, results), text)

@@ -38,6 +38,7 @@ from autokr.batch.launch import Say, WorkflowRun, free_lock, snakemake_command
 from autokr.batch.run_config import configured
 from autokr.batch.video_names import is_media
 from autokr.core.errors import ConfigError
+from autokr.core.results_layout import RESULTS, SUMMARY
 from autokr.watching.file_events import EventsLost, WatchError, WatchOptions, file_changes
 from autokr.watching.settling import Pending, Settling
 from autokr.watching.watched_files import has_media, in_scope, media_under, published_files
@@ -118,7 +119,7 @@ class FolderWatch:
             if not is_media(path.name):
                 continue
             if published is None:
-                published = published_files(self.project / "results")
+                published = published_files(self.project / RESULTS)
             if os.path.realpath(path) in published:
                 continue
             if not path.exists():
@@ -192,14 +193,14 @@ class FolderWatch:
             self.failures = 0
             self.say(
                 f"run failed (exit {status}), {RETRIES + 1} times in a row; giving up on {what} "
-                "until something changes (see results/summary.md)"
+                f"until something changes (see {SUMMARY})"
             )
             return
         wait = self.retry_seconds * 2 ** (self.failures - 1)
         self.retry = Retry(self.taken, self.clock() + wait)
         self.say(
             f"run failed (exit {status}); trying again in {_duration(wait)} for {what} "
-            "(see results/summary.md)"
+            f"(see {SUMMARY})"
         )
 
     def _locked(self) -> bool:
