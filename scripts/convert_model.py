@@ -27,15 +27,16 @@ def convert_model(checkpoint: str, manifest: str, weights: list[str]) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """The command line: the checkpoint's manifest, the weights, the new manifest."""
-    # The checkpoint is the manifest download_model wrote for it.
-    parser = step_parser(__doc__, "checkpoint", "manifest")
+    parser = step_parser(__doc__)
+    parser.add_argument("checkpoint", help="the manifest download_model wrote for the checkpoint")
+    parser.add_argument("manifest", help="the manifest to write beside the conversions")
     parser.add_argument("weights", nargs="+", help="int8, float16, ... (see stored_weights)")
     run_by_hand(
         "convert_model",
         parser,
         argv,
         lambda args: convert_model(args.checkpoint, args.manifest, args.weights),
-        label="checkpoint",
+        label_from="checkpoint",
     )
 
 

@@ -29,7 +29,7 @@ def main(argv: list[str] | None = None) -> None:
         parser,
         argv,
         lambda args: download_model(args.kind, args.model, args.manifest),
-        label="model",
+        label_from="model",
     )
 
 

@@ -20,7 +20,7 @@ def main(argv: list[str] | None = None) -> None:
         step_parser(__doc__, "audio", "out", keys=KEYS),
         argv,
         lambda args: transcribe_with_config(args.audio, args.out, config_from_options(args, KEYS)),
-        label="audio",
+        label_from="audio",
     )
 
 

@@ -28,7 +28,7 @@ def main(argv: list[str] | None = None) -> None:
             args.target,
             config_from_options(args, KEYS, base={"target_language": args.target}),
         ),
-        label="transcript",
+        label_from="transcript",
     )
 
 

@@ -76,6 +76,17 @@ def test_auto_is_resolved_once_recorded_and_kept_while_it_fits(tmp_path, monkeyp
     assert json.loads(path.read_text())["transcribe"]["model"] == "small"
 
 
+def test_a_step_by_hand_chooses_auto_itself_and_records_nothing(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(choice, "free_card_memory_gb", lambda gpus=None: 5.0)
+    config = config_with(source_language="auto", transcribe={"model": "auto", "device": "cuda"})
+    chosen = choice.chosen_by_hand(config, "transcribe")
+    assert chosen["transcribe"]["model"] == "turbo"
+    assert config["transcribe"]["model"] == "auto"  # the caller's config is left alone
+    assert "autokr: transcribe.model auto: turbo" in capsys.readouterr().err
+    assert not list(tmp_path.rglob("*.json"))
+
+
 def test_an_explicit_large_model_on_the_cpu_says_how_long(monkeypatch):
     monkeypatch.setattr(choice, "free_card_memory_gb", lambda gpus=None: None)
     monkeypatch.setattr(choice.os, "cpu_count", lambda: 4)

@@ -5,8 +5,10 @@ string relative to the project with wildcards (``{video}``, ``{lang}``...)
 that the rules take as their inputs, outputs, logs and benchmarks; and, for
 the Python side, as a ``Path`` (``result_path``, ``job_log``, ...) under a
 results folder, the project's ``results/`` unless a caller (a test) gives its
-own. The patterns are plain strings, never Paths: a rule's params are compared
-as plain values, and a Path among them would rerun every job.
+own. The patterns are plain strings, never Paths: Snakemake records and
+compares only the params that are plain values and drops any other, so a Path
+among them would rerun every job once (its recorded string gone) and then
+decide no rerun at all.
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
 """What every step script shares: logging to the rule's log, and one-line errors.
 
 A step script is a thin adapter: under Snakemake it reads ``snakemake.input``,
-``output`` and ``params``; by hand it parses its command line; either way it
-calls ``run_step`` with a plain function.
+``output`` and ``params`` and calls ``run_rule``; by hand it parses the command
+line ``step_parser`` builds and calls ``run_by_hand`` (or ``run_step``, where
+the options need work first). Either way one plain function does the step.
 """
 
 from __future__ import annotations
@@ -80,14 +81,14 @@ def run_by_hand(
     parser: argparse.ArgumentParser,
     argv: list[str] | None,
     work: Callable[[argparse.Namespace], None],
-    label: str,
+    label_from: str,
 ) -> None:
     """Parse ``argv`` and run ``work(args)`` as ``run_step`` does.
 
-    Its lines name ``step`` and the value of the argument ``label``.
+    Its lines name ``step`` and the value of the argument named ``label_from``.
     """
     args = parser.parse_args(argv)
-    run_step(step, getattr(args, label), args.log, lambda: work(args))
+    run_step(step, getattr(args, label_from), args.log, lambda: work(args))
 
 
 def step_parser(doc: str, *positional: str, keys: Sequence[str] = ()) -> argparse.ArgumentParser:

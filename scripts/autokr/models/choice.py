@@ -13,6 +13,7 @@ goes by size, to finish in a reasonable time.
 
 from __future__ import annotations
 
+import copy
 import os
 import sys
 from dataclasses import dataclass
@@ -238,8 +239,10 @@ def resolve(
 def chosen_by_hand(config: dict, step: str) -> dict:
     """``config`` with ``step``'s ``model: auto`` chosen on this machine, said on stderr.
 
-    For a step run by hand: nothing is recorded (see ``resolve``).
+    For a step run by hand: nothing is recorded (see ``resolve``), and the
+    caller's ``config`` is left as it was.
     """
+    config = copy.deepcopy(config)
     for line in resolve(config, decide=True, path=None, steps=(step,)).lines:
         print(line, file=sys.stderr)
     return config
