@@ -33,11 +33,23 @@ from autokr.models.store import (
 )
 from autokr.publishing.take_back import pending_gone
 from autokr.text.subtitles import subtitle_paths
+from autokr.translation.glossary import Glossary, read_glossary
 
 try:
     config.update(validate_config(config))
 except ConfigError as exc:
     sys.exit(f"autokr: config: {exc}")
+
+# translate.glossary: read (and checked) once, before any job; a translate job
+# reads it again. Its terms, not its path, decide reruns (changed_settings).
+try:
+    GLOSSARY = (
+        read_glossary(config["translate"]["glossary"])
+        if config["translate"]["glossary"]
+        else Glossary()
+    )
+except ConfigError as exc:
+    sys.exit(f"autokr: {exc}")
 
 # model: auto becomes a model's name here, once per run: the main process
 # chooses (the run's start records it); a cluster job reads the record.
@@ -182,8 +194,15 @@ def audio_output():
 
 
 def changed_settings(step):
-    """A step's output-shaping settings that differ from their defaults: its params."""
-    return output_settings(config, step)
+    """A step's output-shaping settings that differ from their defaults: its params.
+
+    translate's glossary is there as the SHA-256 of its terms: a change of a
+    term reruns translation, moving the file or editing a comment does not.
+    """
+    settings = output_settings(config, step)
+    if "glossary" in settings and step == "translate":
+        settings["glossary"] = GLOSSARY.digest
+    return settings
 
 
 def model_manifest(kind):

@@ -69,9 +69,10 @@ rule transcribe:
         gpu=gpu_units("transcribe"),
         model_jobs=1,
         attempt=attempt_number,
-    # `settings`: the transcript-shaping settings not at their defaults; not
-    # device, compute_type, threads, nor source (it picks the rule), which only
-    # run_with holds.
+    # The plain params decide reruns: `settings` holds the transcript-shaping
+    # settings not at their defaults (core.config.output_settings: never how a
+    # job runs, RUN_ONLY, nor what picks the rule, RULE_CHOICE). `run_with`
+    # holds all the job runs with, and decides nothing.
     params:
         settings=changed_settings("transcribe"),
         language=config["source_language"],
@@ -121,9 +122,8 @@ rule translate:
         gpu=gpu_units("translate"),
         model_jobs=1,
         attempt=attempt_number,
-    # `settings`: the translation-shaping settings not at their defaults; not
-    # device, compute_type, threads, batch_size, batch_tokens (how a job runs,
-    # never what it makes), which only run_with holds.
+    # As for transcribe: `settings` (output_settings; the glossary as the
+    # SHA-256 of its terms) decides reruns, `run_with` holds all the job runs with.
     params:
         settings=changed_settings("translate"),
         source=config["source_language"],

@@ -50,10 +50,14 @@ class Rule:
         """The rule over all kana, the rule's punctuation and every character of ``texts``."""
         chars = set(HIRAGANA + KATAKANA + PUNCTUATION)
         chars |= {c for t in texts for c in normalize(t) if not c.isspace()}
-        alphabet = sorted(chars)
+        # Hangul stays as it is: a glossary's target terms, which autokr
+        # writes into a source sentence before translating it, come out as written.
+        hangul = {c for c in chars if is_hangul(c)}
+        alphabet = sorted(chars - hangul)
         if len(alphabet) > 0x2BA4 // _STEP:
             raise ValueError(f"{len(alphabet)} characters: more than there are syllables")
-        return cls({c: chr(_FIRST_SYLLABLE + _STEP * i) for i, c in enumerate(alphabet)})
+        syllables = {c: chr(_FIRST_SYLLABLE + _STEP * i) for i, c in enumerate(alphabet)}
+        return cls({**syllables, **{c: c for c in sorted(hangul)}})
 
     def token(self, char: str) -> str:
         """The output token of one known source character."""
@@ -73,6 +77,11 @@ class Rule:
         return " ".join("".join(out).split())
 
 
+def is_hangul(char: str) -> bool:
+    """Whether ``char`` is a Hangul syllable."""
+    return "\uac00" <= char <= "\ud7a3"
+
+
 def normalize(text: str) -> str:
     """The text as the tokenizer sees it (its normalizer is NFKC)."""
     return unicodedata.normalize("NFKC", text)
@@ -86,6 +95,7 @@ def build_tokenizer(rule: Rule, out: Path):
 
     tokens = ["<s>", "<pad>", "</s>", "<unk>", "▁", *rule.syllables]
     tokens += [rule.token(c) for c in rule.syllables] + [FALLBACK]
+    tokens = list(dict.fromkeys(tokens))  # Hangul is a source character and its own output
     tokenizer = NllbTokenizer(
         vocab={t: i for i, t in enumerate(tokens)},
         merges=[],

@@ -55,10 +55,23 @@ HEARD = [
     "の大学で音楽を勉強しています。週末になると、近所の公園を散歩しながら",
     "季節の花を写真に取ります。それから、駅前のパン屋さんで、温かい紅茶を買って帰ります。",
 ]
-#: The sentences the model must get exactly right: those said and those heard.
-TEXTS = ["".join(piece for piece, _ in sentence) for sentence in SPOKEN] + [
+#: A glossary over words of that speech: names and terms kept as the user writes them.
+GLOSSARY = {"ラーメン": "라멘", "東京": "도쿄", "紅茶": "홍차"}
+
+
+def with_terms(text: str) -> str:
+    """``text`` with each glossary term in the target's spelling, as autokr hands it to NLLB."""
+    for term, target in GLOSSARY.items():
+        text = text.replace(term, target)
+    return text
+
+
+_SAID = ["".join(piece for piece, _ in sentence) for sentence in SPOKEN] + [
     sentence + "。" for segment in HEARD for sentence in segment.split("。") if sentence
 ]
+#: The sentences the model must get exactly right: those said and those heard,
+#: as they are and with the glossary's terms written in.
+TEXTS = _SAID + [with_terms(text) for text in _SAID if with_terms(text) != text]
 #: Seconds a cue may reach past the speech it times: Whisper's word times
 #: drift by a few hundred milliseconds, and pyopenjtalk pads its audio.
 SLACK = 0.6

@@ -6,22 +6,27 @@ import pytest
 
 from autokr.core import results_layout as results
 
+#: Every pattern, and the path existing projects have under that name.
+PATTERNS = {
+    "MEDIA": "results/videos/{video}/media.json",
+    "AUDIO": "results/videos/{video}/audio.wav",
+    "TRANSCRIPT": "results/videos/{video}/transcript.json",
+    "TRANSLATION": "results/videos/{video}/translation.{lang}.json",
+    "QA_REPORT": "results/videos/{video}/qa.json",
+    "PUBLISH_RECORD": "results/videos/{video}/publish.json",
+    "SUBTITLE_PREFIX": "results/subtitles/{video}",
+    "MUXED": "results/muxed/{video}.mkv",
+    "UNPUBLISH_RECORD": "results/unpublish/{run}.{what}.json",
+    "PUBLISHED": "results/published.json",
+    "MODEL_CHOICE": "results/model_choice.json",
+    "SUMMARY": "results/summary.md",
+    "RUN_LOGS": "results/logs/run",
+}
+
 
 def test_the_patterns_are_the_paths_existing_projects_have():
     # A changed pattern makes Snakemake redo (or lose) every video of a project.
-    assert results.MEDIA == "results/videos/{video}/media.json"
-    assert results.AUDIO == "results/videos/{video}/audio.wav"
-    assert results.TRANSCRIPT == "results/videos/{video}/transcript.json"
-    assert results.TRANSLATION == "results/videos/{video}/translation.{lang}.json"
-    assert results.QA_REPORT == "results/videos/{video}/qa.json"
-    assert results.PUBLISH_RECORD == "results/videos/{video}/publish.json"
-    assert results.SUBTITLE_PREFIX == "results/subtitles/{video}"
-    assert results.MUXED == "results/muxed/{video}.mkv"
-    assert results.UNPUBLISH_RECORD == "results/unpublish/{run}.{what}.json"
-    assert results.PUBLISHED == "results/published.json"
-    assert results.MODEL_CHOICE == "results/model_choice.json"
-    assert results.SUMMARY == "results/summary.md"
-    assert results.RUN_LOGS == "results/logs/run"
+    assert {name: getattr(results, name) for name in PATTERNS} == PATTERNS
     assert results.log("translate", "video", "lang") == "results/logs/translate/{video}.{lang}.log"
     assert results.log("download_model", "kind", "slug") == (
         "results/logs/download_model/{kind}.{slug}.log"

@@ -1,12 +1,13 @@
 """The morning report, from QA reports and logs on disk."""
 
+import dataclasses
 import os
 import time
 from pathlib import Path
 
 from autokr.batch.discovery import Skipped
-from autokr.core.record_files import write_record
-from autokr.core.records import QA, Decision, Span
+from autokr.core.record_files import read_record, write_record
+from autokr.core.records import QA, Decision, Span, TermMissing
 from autokr.reports.summary import summarise
 
 
@@ -59,6 +60,23 @@ def test_report_counts_every_input_and_names_each_failure_and_rule_break(tmp_pat
     assert "| ep01 | 301.50 s | 302.75 s |" in text  # where a line may be missing
     # A later run that did nothing for ep01 reports it unchanged.
     assert "0 done, 1 unchanged" in summarise(results, videos, ["ko"], skipped, time.time() + 5)
+
+
+def test_glossary_terms_not_kept_are_counted_per_video_and_language(tmp_path):
+    results = tmp_path / "results"
+    write_qa(results, "ep01", [])
+    path = results / "videos" / "ep01" / "qa.json"
+    lost = [
+        TermMissing(0, "千尋が来た。", "치이로가 왔다.", "千尋", "치히로"),
+        TermMissing(4, "千尋と湯婆婆。", "치로와 유바바.", "千尋", "치히로"),
+    ]
+    write_record(dataclasses.replace(read_record(QA, path), glossary_missing={"ko": lost}), path)
+    text = summarise(results, {"ep01": Path("videos/ep01.mkv")}, ["ko"], [], time.time() - 1)
+    assert "## Glossary terms not kept" in text
+    assert "| ep01 | ko | 2 | 千尋 -> 치히로 |" in text
+    # Without a glossary, or with every term kept, there is no such section.
+    write_record(dataclasses.replace(read_record(QA, path), glossary_missing={}), path)
+    assert "Glossary" not in summarise(results, {"ep01": Path("videos/ep01.mkv")}, ["ko"], [], 0)
 
 
 def test_a_job_the_cluster_killed_is_named_with_the_schedulers_cause(tmp_path):

@@ -434,6 +434,23 @@ def test_only_settings_that_change_the_output_rerun_a_step(project, first_run):
     assert rules_of(good_jobs(rerun)) == {"translate": videos, "make_srt": videos}
 
 
+def test_a_glossary_reruns_translation_only_and_a_bad_one_stops_before_any_job(project, first_run):
+    videos = len(list(project.glob("results/videos/**/transcript.json")))
+    names = project / "names.yaml"
+    names.write_text("translate: {glossary: names.tsv}\n", encoding="utf-8")
+    glossary = project / "names.tsv"
+    glossary.write_text("# names\n東京\t도쿄\tthe capital\n", encoding="utf-8")
+    rerun = snakemake(project, "--dry-run", "--configfile", str(names))
+    assert rerun.returncode == 0, rerun.stderr
+    assert rules_of(good_jobs(rerun)) == {"translate": videos, "make_srt": videos}
+    glossary.write_text("東京\t도쿄\n大阪 오사카\n", encoding="utf-8")
+    bad = snakemake(project, "--configfile", str(names))
+    assert bad.returncode == 1
+    lines = [line for line in bad.stderr.splitlines() if line.startswith("autokr:")]
+    assert lines == ["autokr: names.tsv:2: no tab between the term and its target ('大阪 오사카')"]
+    assert started_jobs(bad.stderr) == []
+
+
 def test_a_second_run_at_once_refuses_and_harms_nothing(
     project, first_run, media, spoken, tmp_path
 ):

@@ -193,6 +193,17 @@ class Retry:
 
 
 @dataclass(frozen=True)
+class TermMissing:
+    """A glossary term of a sentence whose target its translation does not hold."""
+
+    sentence: int
+    source: str
+    translation: str
+    term: str
+    target: str
+
+
+@dataclass(frozen=True)
 class Translation:
     """What ``translate`` writes: ``results/videos/{video}/translation.{lang}.json``."""
 
@@ -203,6 +214,8 @@ class Translation:
     run: Run
     sentences: int = 0
     retries: tuple[Retry, ...] = ()
+    #: Sentences whose translation lost a term of translate.glossary.
+    glossary_missing: tuple[TermMissing, ...] = ()
     version: int = VERSION
 
 
@@ -245,6 +258,8 @@ class QA:
     audio_channels: str = ""
     audio_channels_note: str = ""
     audio_holes: tuple[Span, ...] = ()
+    #: By target language: the sentences whose translation lost a glossary term.
+    glossary_missing: dict[str, tuple[TermMissing, ...]] = field(default_factory=dict)
     version: int = VERSION
 
 

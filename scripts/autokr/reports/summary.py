@@ -76,7 +76,8 @@ def summarise(
 
 def _details(qas: list[QA]) -> list[list[str]]:
     """The sections on the finished videos' details: speech without text, text from
-    subtitles, audio, and rule breaks left (each left out when it has no rows)."""
+    subtitles, audio, rule breaks and glossary terms not kept (each left out when it
+    has no rows)."""
     return [
         _table(
             "Speech without text",
@@ -119,7 +120,29 @@ def _details(qas: list[QA]) -> list[list[str]]:
                 for b in found
             ],
         ),
+        _glossary_missing(qas),
     ]
+
+
+def _glossary_missing(qas: list[QA]) -> list[str]:
+    """The videos whose translations lost a term of translate.glossary, and how often."""
+    return _table(
+        "Glossary terms not kept",
+        ["video", "language", "sentences", "terms"],
+        [
+            [
+                qa.video,
+                label,
+                len(found),
+                ", ".join(sorted({f"{m.term} -> {m.target}" for m in found})),
+            ]
+            for qa in qas
+            for label, found in qa.glossary_missing.items()
+        ],
+        "Sentences whose translation does not hold a term of translate.glossary as "
+        "written (each is in the video's qa.json, under glossary_missing, with its "
+        "translation): those subtitle lines need fixing by hand.",
+    )
 
 
 def _interrupted(stopped: list[Failure], videos: dict[str, Path]) -> list[str]:

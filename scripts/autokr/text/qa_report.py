@@ -44,6 +44,9 @@ def video_qa(
         audio_channels=media.audio_channels if media else "",
         audio_channels_note=media.audio_channels_note if media else "",
         audio_holes=media.audio_holes if media else (),
+        glossary_missing={
+            k: t.glossary_missing for k, t in translations.items() if t.glossary_missing
+        },
     )
 
 

@@ -17,13 +17,21 @@ from autokr.core.config import step_settings
 from autokr.core.devices import Attempt, claim_gpu, cpu_threads
 from autokr.core.errors import ConfigError
 from autokr.core.record_files import read_record, write_record
-from autokr.core.records import Cue, ModelManifest, Transcript, Translation, read_transcript
+from autokr.core.records import (
+    Cue,
+    ModelManifest,
+    TermMissing,
+    Transcript,
+    Translation,
+    read_transcript,
+)
 from autokr.core.switches import hold
 from autokr.models import store
 from autokr.models.choice import chosen_by_hand
 from autokr.models.tries import ModelJob, ModelTry
 from autokr.text.sentences import SentenceOptions, join_sentences, share_text
 from autokr.translation import checks, mt
+from autokr.translation.glossary import Glossary, read_glossary
 
 log = logging.getLogger("autokr.translate")
 
@@ -51,12 +59,14 @@ def translate_transcript(
     attempt: Attempt | None = None,
     prepared: Prepared | None = None,
     model_choice: str = "",
+    glossary: Glossary | None = None,
 ) -> None:
     """Translate a transcript sentence by sentence into ``target``; write the cues to ``out``.
 
     ``attempt`` is Snakemake's try: each retry after running out of memory halves the batch.
     ``prepared`` is the model steps' manifest and its folders by stored weights
     (``prepared_model``); ``model_choice`` why ``model: auto`` chose the model, if it did.
+    ``glossary``: terms each sentence keeps (see ``autokr.translation.glossary``).
     """
     tried = ModelTry(attempt or Attempt(), options.batch_size)
     configured = options
@@ -71,40 +81,64 @@ def translate_transcript(
         options = dataclasses.replace(options, model=_prepared(prepared, placement.compute_type))
     sentence_options = sentence_options or SentenceOptions()
     sentences = join_sentences(transcript.segments, sentence_options)
-    translated, retries = [], []
-    if sentences:  # loading NLLB takes seconds and gigabytes; a silent video needs neither
-        log.info(
-            "try %d of %d: model %s (%s) on %s %s, %s -> %s, batch %d",
-            *(tried.attempt.number, tried.attempt.last, options.model, options.backend),
-            *(placement.device, placement.compute_type, src, tgt, options.batch_size),
-        )
-        with tried.running(transcript_path):
-            translator = mt.load_translator(options, placement, cpu_threads(threads))
-            hold("translate.model")
-            translated, retries = checks.translate_checked(
-                translator, [s.text for s in sentences], src, tgt, options.beam_size
-            )
+    texts = [s.text for s in sentences]
+    glossary = glossary or Glossary()
+    spaced = languages.uses_spaces(src)
+    written_in = [glossary.write_in(text, spaced) for text in texts]
+    translated, retries = _translate(
+        tried, options, placement, cpu_threads(threads), written_in, (src, tgt), transcript_path
+    )
     cues = tuple(sentence_cues(sentences, translated, retries, tgt))
     translation = Translation(
         src,
         tgt,
         cues,
-        _settings(configured, sentence_options, device, target, model_choice),
+        _settings(configured, sentence_options, device, target, model_choice, glossary),
         run=tried.run(),
         sentences=len(sentences),
         retries=tuple(retries),
+        glossary_missing=terms_missing(glossary, texts, translated, spaced),
     )
     write_record(translation, out)
     log.info("%d sentences, %d cues, %d retried", len(sentences), len(cues), len(retries))
 
 
-def _settings(options, sentence_options, device: str, target: str, model_choice: str) -> dict:
-    """The settings a translation records: the step's, and why auto chose its model."""
+def _translate(
+    tried: ModelTry,
+    options: mt.TranslateOptions,
+    placement,
+    threads: int,
+    texts: list[str],
+    codes: tuple[str, str],
+    transcript_path: str,
+) -> tuple[list[str], list]:
+    """Load NLLB and translate ``texts`` from and to ``codes``, each output checked.
+
+    Loading NLLB takes seconds and gigabytes; a silent video needs neither.
+    """
+    if not texts:
+        return [], []
+    log.info(
+        "try %d of %d: model %s (%s) on %s %s, %s -> %s, batch %d",
+        *(tried.attempt.number, tried.attempt.last, options.model, options.backend),
+        *(placement.device, placement.compute_type, *codes, options.batch_size),
+    )
+    with tried.running(transcript_path):
+        translator = mt.load_translator(options, placement, threads)
+        hold("translate.model")
+        return checks.translate_checked(translator, texts, *codes, options.beam_size)
+
+
+def _settings(
+    options, sentence_options, device: str, target: str, model_choice: str, glossary: Glossary
+) -> dict:
+    """The settings a translation records: the step's, why auto chose its model, the glossary."""
     return {
         **dataclasses.asdict(options),
         **dataclasses.asdict(sentence_options),
         **{"device": device, "target": target},
         **({"model_choice": model_choice} if model_choice else {}),
+        **({"glossary": glossary.record()} if glossary.terms else {}),
     }
 
 
@@ -121,6 +155,20 @@ def _nllb_codes(path: str, transcript: Transcript, source: str, target: str) -> 
     except ConfigError as exc:  # a detected language NLLB cannot translate
         raise ConfigError(f"{path}: {exc}") from None
     return src, languages.target_language(target).nllb
+
+
+def terms_missing(
+    glossary: Glossary, texts: list[str], translated: list[str], spaced: bool
+) -> tuple[TermMissing, ...]:
+    """Each glossary term of each sentence whose target its translation lacks, logged."""
+    missing = []
+    for i, (text, output) in enumerate(zip(texts, translated, strict=True)):
+        for term in glossary.missing(text, output, spaced):
+            log.warning(
+                "sentence %d: glossary term %r not translated as %r", i, term.source, term.target
+            )
+            missing.append(TermMissing(i, text, output, term.source, term.target))
+    return tuple(missing)
 
 
 def sentence_cues(sentences, translated: list[str], retries, target: str) -> list[Cue]:
@@ -165,6 +213,9 @@ def translate_with_config(
     sentences = settings.pop("sentences")
     device = settings.pop("device")
     configured_threads = settings.pop("threads")
+    # Read as the run started checked it; a file gone since is one line.
+    path = settings.pop("glossary")
+    glossary = read_glossary(path) if path else None
     if device != "cpu":
         claim_gpu(config["gpus"])
     translate_transcript(
@@ -179,4 +230,5 @@ def translate_with_config(
         attempt=Attempt(job.attempt),
         prepared=prepared,
         model_choice=config.get("model_choice", {}).get("translate", ""),
+        glossary=glossary,
     )
