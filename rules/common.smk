@@ -15,6 +15,7 @@ from autokr.batch.run_plan import RunPlan
 from autokr.core import results_layout as results
 from autokr.core.config import (
     audio_param,
+    glossary_path,
     output_settings,
     run_with,
     source_label,
@@ -40,14 +41,18 @@ try:
 except ConfigError as exc:
     sys.exit(f"autokr: config: {exc}")
 
-# translate.glossary: read (and checked) once, before any job; a translate job
-# reads it again. Its terms, not its path, decide reruns (changed_settings).
+# translate.glossary: each target language's, read (and checked) once, before
+# any job; a translate job reads its own again. Its terms, not its path,
+# decide reruns (translate_settings).
 try:
-    GLOSSARY = (
-        read_glossary(config["translate"]["glossary"])
-        if config["translate"]["glossary"]
-        else Glossary()
-    )
+    GLOSSARIES = {
+        code: (
+            read_glossary(glossary_path(config, code))
+            if glossary_path(config, code)
+            else Glossary()
+        )
+        for code in target_codes(config)
+    }
 except ConfigError as exc:
     sys.exit(f"autokr: {exc}")
 
@@ -194,15 +199,18 @@ def audio_output():
 
 
 def changed_settings(step):
-    """A step's output-shaping settings that differ from their defaults: its params.
+    """A step's output-shaping settings that differ from their defaults: its params."""
+    return output_settings(config, step)
 
-    translate's glossary is there as the SHA-256 of its terms: a change of a
-    term reruns translation, moving the file or editing a comment does not.
-    """
-    settings = output_settings(config, step)
-    if "glossary" in settings and step == "translate":
-        settings["glossary"] = GLOSSARY.digest
-    return settings
+
+def translate_settings(wildcards):
+    """translate's settings param for one target language: its glossary there as the
+    SHA-256 of the terms, so a change of a term reruns translation and moving the
+    file or editing a comment does not (and a glossary of no terms is none)."""
+    settings = output_settings(config, "translate")
+    settings.pop("glossary", None)
+    glossary = GLOSSARIES[wildcards.lang]
+    return {**settings, "glossary": glossary.digest} if glossary.terms else settings
 
 
 def model_manifest(kind):

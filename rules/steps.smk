@@ -125,7 +125,7 @@ rule translate:
     # As for transcribe: `settings` (output_settings; the glossary as the
     # SHA-256 of its terms) decides reruns, `run_with` holds all the job runs with.
     params:
-        settings=changed_settings("translate"),
+        settings=translate_settings,
         source=config["source_language"],
         run_with=run_with(
             config, "translate", "source_language", "gpus", "model_choice"

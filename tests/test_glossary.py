@@ -7,6 +7,7 @@ import subprocess
 import pytest
 
 import rule_nllb
+from autokr.core.config import glossary_path, validate_config
 from autokr.core.errors import ConfigError
 from autokr.core.records import read_qa, read_translation
 from autokr.text.make_subtitles import make_subtitles
@@ -56,18 +57,52 @@ def test_a_malformed_line_is_one_error_naming_file_and_line(tmp_path, text, line
     assert "\n" not in str(caught.value)
 
 
+def test_lines_end_at_newlines_only_and_trailing_tabs_are_no_column(tmp_path):
+    path = write(
+        tmp_path, "千尋\t치히로\ta note\u2028with a line separator\t\r\n湯婆婆\t유바바\t\t\n"
+    )
+    assert read_glossary(path).terms == (
+        Term("千尋", "치히로", "a note\u2028with a line separator"),
+        Term("湯婆婆", "유바바"),
+    )
+    assert [t.line for t in read_glossary(path).terms] == [1, 2]
+
+
 def test_a_missing_glossary_names_itself(tmp_path):
     with pytest.raises(ConfigError, match=r"no\.tsv: cannot read the glossary"):
         read_glossary(tmp_path / "no.tsv")
+
+
+def test_one_glossary_file_serves_one_target_language():
+    # Its targets are written in one language: Hangul names in English subtitles help no one.
+    two = {"target_language": ["ko", "en"]}
+    with pytest.raises(ConfigError, match=r"one file for 2 target languages \(ko, en\)"):
+        validate_config({**two, "translate": {"glossary": "names.tsv"}})
+    config = validate_config({**two, "translate": {"glossary": {"ko": "names.ko.tsv"}}})
+    assert (glossary_path(config, "ko"), glossary_path(config, "en")) == ("names.ko.tsv", "")
+    with pytest.raises(ConfigError, match="'fr' is not a target language"):
+        validate_config({**two, "translate": {"glossary": {"fr": "names.fr.tsv"}}})
+    assert glossary_path(validate_config({"translate": {"glossary": "n.tsv"}}), "ko") == "n.tsv"
 
 
 def test_terms_are_written_in_longest_first_and_whole_words_where_words_are_spaced():
     glossary = Glossary((Term("千", "천"), Term("千尋", "치히로"), Term("Al", "알")))
     assert glossary.write_in("千尋と千") == "치히로と천"
     assert glossary.write_in("Ｔｈｅ 千尋") == "The 치히로"  # NFKC, as NLLB reads it
-    # In a language with spaces a term is a whole word, in any case.
-    assert glossary.write_in("Always al, Al.", spaced=True) == "Always 알, 알."
+    # In a language with spaces a term is a whole word.
+    assert glossary.write_in("Always Al, Al.", spaced=True) == "Always 알, 알."
     assert [t.source for t in glossary.found("千尋と千尋")] == ["千尋", "千尋"]
+
+
+def test_a_lower_case_term_matches_any_case_and_a_name_only_as_written():
+    glossary = Glossary((Term("istanbul", "이스탄불"), Term("Straße", "거리"), Term("Will", "윌")))
+    # No case folding that changes a word's length trips the lookup (İ, ß).
+    text = "İstanbul, ISTANBUL and Straße: Will will come."
+    assert glossary.write_in(text, spaced=True) == "이스탄불, 이스탄불 and 거리: 윌 will come."
+    assert [t.target for t in glossary.found(text, spaced=True)] == ["이스탄불"] * 2 + [
+        "거리",
+        "윌",
+    ]
 
 
 def test_a_term_is_missing_when_its_target_comes_out_fewer_times_than_it_is_said():

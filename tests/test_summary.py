@@ -68,12 +68,13 @@ def test_glossary_terms_not_kept_are_counted_per_video_and_language(tmp_path):
     path = results / "videos" / "ep01" / "qa.json"
     lost = [
         TermMissing(0, "千尋が来た。", "치이로가 왔다.", "千尋", "치히로"),
-        TermMissing(4, "千尋と湯婆婆。", "치로와 유바바.", "千尋", "치히로"),
+        TermMissing(4, "千尋と湯婆婆。", "치로와 유와바.", "千尋", "치히로"),
+        TermMissing(4, "千尋と湯婆婆。", "치로와 유와바.", "湯婆婆", "유바바"),
     ]
     write_record(dataclasses.replace(read_record(QA, path), glossary_missing={"ko": lost}), path)
     text = summarise(results, {"ep01": Path("videos/ep01.mkv")}, ["ko"], [], time.time() - 1)
     assert "## Glossary terms not kept" in text
-    assert "| ep01 | ko | 2 | 千尋 -> 치히로 |" in text
+    assert "| ep01 | ko | 2 | 千尋 -> 치히로, 湯婆婆 -> 유바바 |" in text  # sentences, terms
     # Without a glossary, or with every term kept, there is no such section.
     write_record(dataclasses.replace(read_record(QA, path), glossary_missing={}), path)
     assert "Glossary" not in summarise(results, {"ep01": Path("videos/ep01.mkv")}, ["ko"], [], 0)

@@ -59,7 +59,35 @@ def validate_config(config: dict[str, Any], check_targets: bool = True) -> dict[
             raise ConfigError(f"target_language: {exc}") from None
         if code == config["source_language"]:
             raise ConfigError(f"target_language: {code!r} is also the source language")
+    _check_glossary(translate["glossary"], targets)
     return config
+
+
+def glossary_path(config: dict[str, Any], target: str) -> str:
+    """The glossary file of target language ``target``; "" for none.
+
+    translate.glossary is one file (for a config with one target language) or
+    one a language (``{ko: names.ko.tsv}``): a glossary's targets are written
+    in one language.
+    """
+    value = config["translate"]["glossary"]
+    return value.get(target, "") if isinstance(value, dict) else value
+
+
+def _check_glossary(value: str | dict[str, str], targets: list[str]) -> None:
+    """One glossary file serves one target language."""
+    if isinstance(value, str):
+        if value and len(targets) > 1:
+            raise ConfigError(
+                f"translate.glossary: one file for {len(targets)} target languages "
+                f"({', '.join(targets)}); give each its own, such as {{{targets[0]}: {value}}}"
+            )
+        return
+    for code in value:
+        if targets and code not in targets:
+            raise ConfigError(
+                f"translate.glossary: {code!r} is not a target language ({', '.join(targets)})"
+            )
 
 
 def read_config(paths: list[str], base: str = "config/config.yaml") -> dict[str, Any]:

@@ -133,7 +133,7 @@ def _glossary_missing(qas: list[QA]) -> list[str]:
             [
                 qa.video,
                 label,
-                len(found),
+                len({m.sentence for m in found}),
                 ", ".join(sorted({f"{m.term} -> {m.target}" for m in found})),
             ]
             for qa in qas

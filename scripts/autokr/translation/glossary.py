@@ -59,30 +59,39 @@ class Glossary:
         return {"file": self.path, "sha256": self.digest, "terms": len(self.terms)}
 
     def _pattern(self, spaced: bool) -> re.Pattern[str] | None:
-        """Every source term, the longest first; whole words only in a language with spaces."""
+        """Every source term as a group of its own (``t3``: the fourth), the longest first.
+
+        A term written all in lower case matches in any case; any other only as
+        written (the name Will is not the word will). In a language written
+        with spaces, only whole words match.
+        """
         if not self.terms:
             return None
-        terms = sorted({_fold(t.source) for t in self.terms}, key=len, reverse=True)
-        pattern = "|".join(re.escape(term) for term in terms)
-        if spaced:
-            pattern = rf"(?<!\w)(?:{pattern})(?!\w)"
-        return re.compile(pattern, re.IGNORECASE)
+        order = sorted(range(len(self.terms)), key=lambda i: -len(_normal(self.terms[i].source)))
+        parts = []
+        for i in order:
+            term = _normal(self.terms[i].source)
+            body = re.escape(term)
+            parts.append(f"(?P<t{i}>{f'(?i:{body})' if term == term.lower() else body})")
+        pattern = "|".join(parts)
+        return re.compile(rf"(?<!\w)(?:{pattern})(?!\w)" if spaced else pattern)
+
+    def _term_of(self, match: re.Match[str]) -> Term:
+        return self.terms[int(match.lastgroup[1:])]
 
     def found(self, text: str, spaced: bool = False) -> list[Term]:
         """The terms in ``text``, once for each time one stands in it."""
         pattern = self._pattern(spaced)
         if pattern is None:
             return []
-        by_source = {_fold(t.source): t for t in self.terms}
-        return [by_source[_fold(m.group())] for m in pattern.finditer(_normal(text))]
+        return [self._term_of(m) for m in pattern.finditer(_normal(text))]
 
     def write_in(self, text: str, spaced: bool = False) -> str:
         """``text`` with each source term written as its target (NFKC, as NLLB reads it)."""
         pattern = self._pattern(spaced)
         if pattern is None:
             return text
-        targets = {_fold(t.source): t.target for t in self.terms}
-        return pattern.sub(lambda m: targets[_fold(m.group())], _normal(text))
+        return pattern.sub(lambda m: self._term_of(m).target, _normal(text))
 
     def missing(self, source: str, translation: str, spaced: bool = False) -> list[Term]:
         """The terms of ``source`` whose target ``translation`` holds fewer times than it should."""
@@ -114,7 +123,9 @@ def read_glossary(path: str | os.PathLike) -> Glossary:
         line = data[: exc.start].count(b"\n") + 1
         raise ConfigError(f"{path}:{line}: not UTF-8 text (save the glossary as UTF-8)") from None
     seen: dict[str, Term] = {}
-    for number, line in enumerate(text.splitlines(), start=1):
+    # Lines end at \n (and \r\n) only: a note may hold any other character.
+    for number, line in enumerate(text.split("\n"), start=1):
+        line = line.removesuffix("\r")
         if not line.strip() or line.lstrip().startswith("#"):
             continue
         term = _term(path, number, line)
@@ -130,6 +141,8 @@ def read_glossary(path: str | os.PathLike) -> Glossary:
 def _term(path, number: int, line: str) -> Term:
     """One term line: source, tab, target, and an optional note."""
     columns = [column.strip() for column in line.split("\t")]
+    while len(columns) > 2 and not columns[-1]:  # tabs after the last column
+        columns.pop()
     if len(columns) < 2:
         raise ConfigError(
             f"{path}:{number}: no tab between the term and its target ({line.strip()!r})"

@@ -13,7 +13,7 @@ import dataclasses
 import logging
 
 from autokr.core import languages
-from autokr.core.config import step_settings
+from autokr.core.config import glossary_path, step_settings
 from autokr.core.devices import Attempt, claim_gpu, cpu_threads
 from autokr.core.errors import ConfigError
 from autokr.core.record_files import read_record, write_record
@@ -214,7 +214,8 @@ def translate_with_config(
     device = settings.pop("device")
     configured_threads = settings.pop("threads")
     # Read as the run started checked it; a file gone since is one line.
-    path = settings.pop("glossary")
+    settings.pop("glossary")
+    path = glossary_path(config, target)
     glossary = read_glossary(path) if path else None
     if device != "cpu":
         claim_gpu(config["gpus"])
