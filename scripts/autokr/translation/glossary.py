@@ -19,11 +19,13 @@ and counted in the summary.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
 import re
 import unicodedata
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -59,22 +61,8 @@ class Glossary:
         return {"file": self.path, "sha256": self.digest, "terms": len(self.terms)}
 
     def _pattern(self, spaced: bool) -> re.Pattern[str] | None:
-        """Every source term as a group of its own (``t3``: the fourth), the longest first.
-
-        A term written all in lower case matches in any case; any other only as
-        written (the name Will is not the word will). In a language written
-        with spaces, only whole words match.
-        """
-        if not self.terms:
-            return None
-        order = sorted(range(len(self.terms)), key=lambda i: -len(_normal(self.terms[i].source)))
-        parts = []
-        for i in order:
-            term = _normal(self.terms[i].source)
-            body = re.escape(term)
-            parts.append(f"(?P<t{i}>{f'(?i:{body})' if term == term.lower() else body})")
-        pattern = "|".join(parts)
-        return re.compile(rf"(?<!\w)(?:{pattern})(?!\w)" if spaced else pattern)
+        """Every source term as one pattern (see ``_compiled``); None for no terms."""
+        return _compiled(tuple(t.source for t in self.terms), spaced) if self.terms else None
 
     def _term_of(self, match: re.Match[str]) -> Term:
         return self.terms[int(match.lastgroup[1:])]
@@ -96,10 +84,26 @@ class Glossary:
     def missing(self, source: str, translation: str, spaced: bool = False) -> list[Term]:
         """The terms of ``source`` whose target ``translation`` holds fewer times than it should."""
         said = _fold(translation)
-        counted: dict[Term, int] = {}
-        for term in self.found(source, spaced):
-            counted[term] = counted.get(term, 0) + 1
+        counted = Counter(self.found(source, spaced))
         return [term for term, times in counted.items() if said.count(_fold(term.target)) < times]
+
+
+@functools.lru_cache(maxsize=8)
+def _compiled(sources: tuple[str, ...], spaced: bool) -> re.Pattern[str]:
+    """Every source term as a group of its own (``t3``: the fourth), the longest first.
+
+    Built once per glossary, not once per sentence. A term written all in
+    lower case matches in any case; any other only as written (the name Will is
+    not the word will). In a language written with spaces, only whole words match.
+    """
+    order = sorted(range(len(sources)), key=lambda i: -len(_normal(sources[i])))
+    parts = []
+    for i in order:
+        term = _normal(sources[i])
+        body = re.escape(term)
+        parts.append(f"(?P<t{i}>{f'(?i:{body})' if term == term.lower() else body})")
+    pattern = "|".join(parts)
+    return re.compile(rf"(?<!\w)(?:{pattern})(?!\w)" if spaced else pattern)
 
 
 def _normal(text: str) -> str:
