@@ -80,3 +80,13 @@ docs: setup
 # backends; writes bench/results.md. ARGS="--minutes 3" for a shorter video.
 bench: setup-test
 	$(BIN)/python bench/run.py $(ARGS)
+
+# Score the subtitles against reference subtitles you have for some videos (a
+# folder of {video}.ko.srt): chrF and cue timing per video, written to
+# results/evaluation.md, one row a run added to results/evaluations.tsv to
+# compare models (docs/choosing.md). Other options in ARGS, e.g. ARGS="--lang en".
+.PHONY: evaluate
+REFERENCE ?=
+evaluate: setup
+	@if [ -z "$(REFERENCE)" ]; then echo "autokr: say where the reference subtitles are: make evaluate REFERENCE=folder" >&2; exit 2; fi
+	$(BIN)/python scripts/evaluate.py "$(REFERENCE)" $(ARGS)
