@@ -32,7 +32,14 @@ rule all:
 # A run's start and end: one call each into autokr.batch.run_hooks, which logs
 # what it does to results/logs/run/.
 onstart:
-    start_run(Path.cwd(), PLAN, videos_with_work(), MODEL_CHOICES, cluster_caps())
+    start_run(
+        Path.cwd(),
+        PLAN,
+        videos_with_work(),
+        MODEL_CHOICES,
+        cluster_caps(),
+        server_problem,
+    )
 
 
 onsuccess:

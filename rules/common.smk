@@ -16,6 +16,7 @@ from autokr.core import results_layout as results
 from autokr.core.config import (
     audio_param,
     glossary_path,
+    nllb_backend,
     output_settings,
     run_with,
     source_label,
@@ -35,6 +36,8 @@ from autokr.models.store import (
 from autokr.publishing.take_back import pending_gone
 from autokr.text.subtitles import subtitle_paths
 from autokr.translation.glossary import Glossary, read_glossary
+from autokr.translation.llm_backend import LLM_BACKENDS, check_server
+from autokr.translation.prompt import PROMPT_VERSION
 
 try:
     config.update(validate_config(config))
@@ -209,36 +212,50 @@ def translate_settings(wildcards):
     file or editing a comment does not (and a glossary of no terms is none)."""
     settings = output_settings(config, "translate")
     settings.pop("glossary", None)
+    if config["translate"]["backend"] in LLM_BACKENDS:  # what the model is asked
+        settings["prompt_version"] = PROMPT_VERSION
     glossary = GLOSSARIES[wildcards.lang]
     return {**settings, "glossary": glossary.digest} if glossary.terms else settings
 
 
+def kind_model(kind):
+    """The configured model of ``kind``: whisper, nllb or llm (translate's instruction model)."""
+    if kind == "llm":
+        return config["translate"]["llm"]["model"]
+    return config["transcribe" if kind == "whisper" else "translate"]["model"]
+
+
 def model_manifest(kind):
     """The manifest download_model writes for the configured model of ``kind``."""
-    step = "transcribe" if kind == "whisper" else "translate"
-    return manifest_path(MODELS, kind, config[step]["model"])
+    return manifest_path(MODELS, kind, kind_model(kind))
 
 
 def translation_model():
-    """What a translate job loads: the CTranslate2 conversions of the model (one
-    manifest, whatever the device), or the checkpoint for the transformers backend."""
+    """What a translate job loads: the CTranslate2 conversions of the NLLB model (one
+    manifest, whatever the device), or the checkpoint for the transformers backend.
+    Beside an instruction model, NLLB is CTranslate2's (the fallback)."""
     settings = config["translate"]
-    if settings["backend"] == "ctranslate2":
+    if nllb_backend(settings) == "ctranslate2":
         return converted_path(MODELS, settings["model"])
     return model_manifest("nllb")
+
+
+def instruction_model():
+    """backend llm: the instruction model's manifest, which translate jobs load too."""
+    return [model_manifest("llm")] if config["translate"]["backend"] == "llm" else []
 
 
 def conversions_needed():
     """The weight types convert_model stores: those the configured device may load."""
     settings = config["translate"]
     return weights_needed(
-        settings["backend"], settings["device"], settings["compute_type"]
+        nllb_backend(settings), settings["device"], settings["compute_type"]
     )
 
 
 def model_manifests():
     """Every manifest the model jobs take as input (what `make models` prepares)."""
-    return [model_manifest("whisper"), translation_model()]
+    return [model_manifest("whisper"), translation_model(), *instruction_model()]
 
 
 # A manifest whose model folder was deleted goes, so the model is fetched (or
@@ -253,9 +270,7 @@ if workflow.is_main_process:
 
 def configured_model(wildcards):
     """The configured model of a download_model job's kind (the folder must be its own)."""
-    model = config["transcribe" if wildcards.kind == "whisper" else "translate"][
-        "model"
-    ]
+    model = kind_model(wildcards.kind)
     if slug(model) != wildcards.slug:
         raise ConfigError(
             f"{MODELS}/{wildcards.kind}/{wildcards.slug}: not the configured "
@@ -270,7 +285,34 @@ def gpu_units(step):
     On a cluster the scheduler gets this as the job's GPU request; on one
     machine `--resources gpu=N` lets N such jobs run at once, one card each.
     """
+    if step == "translate" and config["translate"]["backend"] == "openai":
+        return 0  # the server's card does the work
     return 0 if config[step]["device"] == "cpu" else 1
+
+
+def translate_resources():
+    """model_jobs and llm_server units of a translate job: one talking to a server
+    loads no model of its own, and takes an llm_server unit (translate.llm.jobs)."""
+    if config["translate"]["backend"] == "openai":
+        return {"model_jobs": 0, "llm_server": 1}
+    return {"model_jobs": 1, "llm_server": 0}
+
+
+# translate.llm.jobs caps the jobs that talk to the server at once, unless
+# --resources llm_server=N says otherwise.
+if "llm_server" not in workflow.global_resources:
+    workflow.global_resources["llm_server"] = config["translate"]["llm"]["jobs"]
+
+
+def server_problem():
+    """backend openai: why the server cannot be used (one line), or None; asked once
+    at the run's start, and only when translate jobs are to run."""
+    if config["translate"]["backend"] != "openai":
+        return None
+    jobs = workflow.dag.needrun_jobs() if workflow.dag else []
+    if not any(job.rule.name == "translate" for job in jobs):
+        return None
+    return check_server(config["translate"]["llm"])
 
 
 def attempt_number(wildcards, attempt):

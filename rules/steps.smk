@@ -108,6 +108,7 @@ rule translate:
         transcript=results.TRANSCRIPT,
         # ancient, as for transcribe; one manifest whatever the device.
         model=ancient(translation_model()),
+        llm=ancient(instruction_model()),
     output:
         translation=results.TRANSLATION,
     log:
@@ -119,8 +120,8 @@ rule translate:
         "../envs/translate.yaml"
     threads: config["translate"]["threads"]
     resources:
+        **translate_resources(),
         gpu=gpu_units("translate"),
-        model_jobs=1,
         attempt=attempt_number,
     # As for transcribe: `settings` (output_settings; the glossary as the
     # SHA-256 of its terms) decides reruns, `run_with` holds all the job runs with.

@@ -40,12 +40,14 @@ def start_run(
     videos_with_work: Sequence[str],
     choices: Resolved,
     cluster_caps: Sequence[str] = (),
+    server_problem: Callable[[], str | None] = lambda: None,
 ) -> None:
     """The run's start (onstart): Snakemake holds its lock and has planned its jobs.
 
     ``cluster_caps`` are the one-machine resources (gpu, model_jobs) a run on a
     cluster was given: they would cap the whole cluster to one model job at a
-    time. Exits with one line when the run may not go on.
+    time. ``server_problem`` checks translate's server (backend openai): one line
+    when it cannot be used. Exits with one line when the run may not go on.
     """
     if not record_owner(project):
         sys.exit(ANOTHER_RUN)
@@ -57,6 +59,9 @@ def start_run(
             "one model job at a time; add --workflow-profile none (profiles/default "
             "sets them for one machine; see docs/cluster.md)"
         )
+    problem = server_problem()
+    if problem:
+        sys.exit(f"autokr: {problem}")
     progress.write_run(sorted(videos_with_work))
     log.info("start: %d videos have work: %s", len(videos_with_work), ", ".join(videos_with_work))
     choices.record()

@@ -39,7 +39,8 @@ def validate_config(config: dict[str, Any], check_targets: bool = True) -> dict[
     if error is not None:
         raise ConfigError(_describe(error))
     translate = config["translate"]
-    check_compute_type(backend_library(translate["backend"]), translate["compute_type"])
+    check_compute_type(backend_library(nllb_backend(translate)), translate["compute_type"])
+    _check_llm(translate)
     targets = target_codes(config) if check_targets else []
     if len(set(targets)) != len(targets):
         raise ConfigError("target_language: a language is listed twice")
@@ -61,6 +62,36 @@ def validate_config(config: dict[str, Any], check_targets: bool = True) -> dict[
             raise ConfigError(f"target_language: {code!r} is also the source language")
     _check_glossary(translate["glossary"], targets)
     return config
+
+
+#: The backends that run NLLB. ``llm`` and ``openai`` ask an instruction model,
+#: and NLLB (translate.model, by CTranslate2) translates what it fails.
+NLLB_BACKENDS = ("ctranslate2", "transformers")
+#: Settings of translate.llm that change how a job runs, not what it writes.
+LLM_RUN_ONLY = frozenset({"api_key_env", "jobs", "timeout", "retries"})
+
+
+def nllb_backend(translate: dict[str, Any]) -> str:
+    """The runtime of translate's NLLB model: the backend, or CTranslate2 beside an LLM."""
+    backend = translate["backend"]
+    return backend if backend in NLLB_BACKENDS else "ctranslate2"
+
+
+def _check_llm(translate: dict[str, Any]) -> None:
+    """backend openai needs a server and a model's name."""
+    if translate["backend"] != "openai":
+        return
+    llm = translate["llm"]
+    if not llm["server"].strip():
+        raise ConfigError(
+            "translate.llm.server: backend openai needs the server's URL, "
+            "such as http://localhost:11434/v1"
+        )
+    if llm["model"] in ("", "auto"):
+        raise ConfigError(
+            "translate.llm.model: backend openai needs the name of a model the server "
+            "has (auto picks only for backend llm)"
+        )
 
 
 def glossary_path(config: dict[str, Any], target: str) -> str:
@@ -202,7 +233,18 @@ def output_settings(config: dict[str, Any], step: str) -> dict[str, Any]:
     """
     left_out = RUN_ONLY.get(step, frozenset()) | RULE_CHOICE.get(step, frozenset())
     section = {k: v for k, v in config[step].items() if k not in left_out}
+    if step == "translate":
+        section = _translate_output(section)
     return _differences(section, load_schema()["properties"][step])
+
+
+def _translate_output(section: dict[str, Any]) -> dict[str, Any]:
+    """translate's settings that shape its output: an NLLB backend's leave the
+    instruction model's out; an instruction model's leave out how its server is reached."""
+    if section["backend"] in NLLB_BACKENDS:
+        return {k: v for k, v in section.items() if k not in ("llm", "instructions")}
+    llm = {k: v for k, v in section["llm"].items() if k not in LLM_RUN_ONLY}
+    return {**section, "llm": llm}
 
 
 def audio_param(config: dict[str, Any]) -> Any:

@@ -33,6 +33,18 @@ WHISPER_CUDA_JA = [("kotoba-tech/kotoba-whisper-v2.0-faster", 4.0), *WHISPER_CUD
 #: NLLB on CUDA: the 1.3B distilled model where it fits, else the 600M.
 NLLB_CUDA = [("facebook/nllb-200-distilled-1.3B", 8.0), ("facebook/nllb-200-distilled-600M", 0.0)]
 NLLB_CPU = "facebook/nllb-200-distilled-600M"
+#: translate.backend llm, translate.llm.model auto: general instruction models
+#: that follow the prompt's JSON answer and know Japanese and Korean, best first,
+#: with the GB of free card memory each needs (bfloat16 weights, a scene's
+#: context and CUDA's own: estimates, not yet measured on a card). Below the
+#: smallest, and on the CPU, NLLB translates.
+LLM_CUDA = [
+    ("Qwen/Qwen2.5-14B-Instruct", 34.0),
+    ("Qwen/Qwen2.5-7B-Instruct", 18.0),
+    ("Qwen/Qwen2.5-3B-Instruct", 8.0),
+]
+#: The choice of translate.llm.model, recorded beside the steps'.
+LLM = "translate.llm"
 #: CPU cores from which the CPU gets Whisper medium rather than small.
 MEDIUM_FROM_CPUS = 8
 #: Whisper's compute per second of audio, relative to base, by parameter count
@@ -80,12 +92,14 @@ class Choice:
 
 
 def choose(step: str, machine: Machine, source_language: str = "auto") -> Choice:
-    """The model ``auto`` means for ``step`` (transcribe or translate) on ``machine``."""
+    """The model ``auto`` means for ``step`` (transcribe, translate or LLM) on ``machine``.
+
+    For LLM, an empty model means none fits: NLLB translates.
+    """
+    if step == LLM:
+        return _instruction_model(machine)
     if machine.device == "cuda":
-        table = NLLB_CUDA if step == "translate" else WHISPER_CUDA
-        if step == "transcribe" and source_language == "ja":
-            table = WHISPER_CUDA_JA
-        return _by_free_memory(step, table, machine.free_gb)
+        return _by_free_memory(step, _table(step, source_language), machine.free_gb)
     if step == "translate":
         return Choice(step, NLLB_CPU, "no GPU for translate: the 600M model suits the CPU")
     if machine.cpus >= MEDIUM_FROM_CPUS:
@@ -93,6 +107,29 @@ def choose(step: str, machine: Machine, source_language: str = "auto") -> Choice
         return Choice(step, "medium", why)
     why = f"no GPU for transcribe; with {machine.cpus} CPU cores, small keeps the time reasonable"
     return Choice(step, "small", why)
+
+
+def _table(step: str, source_language: str) -> list[tuple[str, float]]:
+    """The models of ``step`` on CUDA, best first, with the free GB each needs."""
+    if step == LLM:
+        return LLM_CUDA
+    if step == "transcribe":
+        return WHISPER_CUDA_JA if source_language == "ja" else WHISPER_CUDA
+    return NLLB_CUDA
+
+
+def _instruction_model(machine: Machine) -> Choice:
+    """translate.llm.model auto: the best instruction model that fits, or none (NLLB)."""
+    nllb = "NLLB (translate.model) translates"
+    if machine.device != "cuda":
+        why = f"no CUDA card: an instruction model on the CPU takes hours a video; {nllb}"
+        return Choice(LLM, "", why)
+    chosen = _by_free_memory(LLM, LLM_CUDA, machine.free_gb)
+    smallest, needs = LLM_CUDA[-1]
+    if machine.free_gb is not None and machine.free_gb < needs:
+        why = f"only {machine.free_gb:.1f} GB free on the card; {smallest} needs {needs:g}; {nllb}"
+        return Choice(LLM, "", why)
+    return chosen
 
 
 def _by_free_memory(step: str, table: list[tuple[str, float]], free_gb: float | None) -> Choice:
@@ -219,6 +256,13 @@ def resolve(
     import json
 
     asked = [step for step in steps if config[step]["model"] == "auto"]
+    translate = config["translate"]
+    if (
+        "translate" in steps
+        and translate["backend"] == "llm"
+        and translate["llm"]["model"] == "auto"
+    ):
+        asked.append(LLM)
     choices, to_record = {}, None
     if asked and decide:
         choices = _decide(config, asked, Path(path) if path else None)
@@ -227,11 +271,15 @@ def resolve(
         choices = json.loads(Path(path).read_text(encoding="utf-8"))
     lines = []
     for step in asked:
-        config[step]["model"] = choices[step]["model"]
-        config.setdefault("model_choice", {})[step] = choices[step]["why"]
-        lines.append(
-            f"autokr: {step}.model auto: {choices[step]['model']} ({choices[step]['why']})"
-        )
+        model, why = choices[step]["model"], choices[step]["why"]
+        if step != LLM:
+            config[step]["model"] = model
+        elif model:
+            config["translate"]["llm"]["model"] = model
+        else:  # no instruction model fits here
+            config["translate"]["backend"] = "ctranslate2"
+        config.setdefault("model_choice", {})[step] = why
+        lines.append(f"autokr: {step}.model auto: {model or 'none'} ({why})")
     lines += _warnings(config) if decide and "transcribe" in steps else []
     return Resolved(lines, to_record, Path(path) if path else None)
 
@@ -263,7 +311,8 @@ def _decide(config: dict, asked: list[str], path) -> dict[str, dict[str, str]]:
         last = {}
     choices = {}
     for step in asked:
-        machine = machine_for(config[step]["device"], config.get("gpus"), cpus)
+        device = config["translate" if step == LLM else step]["device"]
+        machine = machine_for(device, config.get("gpus"), cpus)
         new = choose(step, machine, config["source_language"])
         kept = last.get(step, {})
         if kept.get("device") == machine.device and _fits(kept.get("model"), new, machine, config):
@@ -279,10 +328,7 @@ def _fits(model: str | None, new: Choice, machine: Machine, config: dict) -> boo
         return True
     if machine.device != "cuda" or machine.free_gb is None:
         return False
-    table = NLLB_CUDA if new.step == "translate" else WHISPER_CUDA
-    if new.step == "transcribe" and config["source_language"] == "ja":
-        table = WHISPER_CUDA_JA
-    needs = dict(table).get(model)
+    needs = dict(_table(new.step, config["source_language"])).get(model)
     return needs is not None and machine.free_gb >= needs
 
 

@@ -24,7 +24,7 @@ from autokr.translation.conversion import converted_once, stored_weights
 log = logging.getLogger("autokr")
 
 #: The kinds of model, and the config key that names each.
-KINDS = {"whisper": "transcribe.model", "nllb": "translate.model"}
+KINDS = {"whisper": "transcribe.model", "nllb": "translate.model", "llm": "translate.llm.model"}
 
 
 def slug(model: str) -> str:

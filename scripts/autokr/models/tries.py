@@ -35,12 +35,14 @@ class ModelJob:
 
     ``threads`` as Snakemake granted them (None: the config's), ``attempt``
     Snakemake's try number, ``model_manifest`` what download_model (and
-    convert_model) wrote for the model (None: load the configured model as it is).
+    convert_model) wrote for the model (None: load the configured model as it is),
+    ``llm_manifest`` the one of translate's instruction model (backend llm).
     """
 
     threads: int | None = None
     attempt: int = 1
     model_manifest: str | None = None
+    llm_manifest: str | None = None
 
 
 def run_model_rule(snakemake, work: Callable[[ModelJob], None]) -> None:
@@ -50,7 +52,8 @@ def run_model_rule(snakemake, work: Callable[[ModelJob], None]) -> None:
     os.environ["HF_HUB_OFFLINE"] = "1"
     # How far it is, for the terminal (autokr.batch.progress).
     progress.start(progress_file(snakemake.rule, list(snakemake.wildcards)))
-    job = ModelJob(snakemake.threads, snakemake.resources.attempt, snakemake.input.model)
+    llm = snakemake.input.get("llm") or None
+    job = ModelJob(snakemake.threads, snakemake.resources.attempt, snakemake.input.model, llm)
     run_rule(snakemake, lambda: work(job))
 
 

@@ -13,7 +13,7 @@ import dataclasses
 import logging
 
 from autokr.core import languages
-from autokr.core.config import glossary_path, step_settings
+from autokr.core.config import glossary_path, nllb_backend, step_settings
 from autokr.core.devices import Attempt, claim_gpu, cpu_threads
 from autokr.core.errors import ConfigError
 from autokr.core.record_files import read_record, write_record
@@ -30,8 +30,9 @@ from autokr.models import store
 from autokr.models.choice import chosen_by_hand
 from autokr.models.tries import ModelJob, ModelTry
 from autokr.text.sentences import SentenceOptions, join_sentences, share_text
-from autokr.translation import checks, mt
+from autokr.translation import checks, mt, scenes
 from autokr.translation.glossary import Glossary, read_glossary
+from autokr.translation.llm_backend import LLM_BACKENDS, Instructed, open_chat
 
 log = logging.getLogger("autokr.translate")
 
@@ -60,6 +61,7 @@ def translate_transcript(
     prepared: Prepared | None = None,
     model_choice: str = "",
     glossary: Glossary | None = None,
+    instructed: Instructed | None = None,
 ) -> None:
     """Translate a transcript sentence by sentence into ``target``; write the cues to ``out``.
 
@@ -67,6 +69,8 @@ def translate_transcript(
     ``prepared`` is the model steps' manifest and its folders by stored weights
     (``prepared_model``); ``model_choice`` why ``model: auto`` chose the model, if it did.
     ``glossary``: terms each sentence keeps (see ``autokr.translation.glossary``).
+    ``instructed``: the instruction model that translates (backend llm or openai),
+    scene by scene, with ``options``' NLLB for the sentences it fails; None: NLLB alone.
     """
     tried = ModelTry(attempt or Attempt(), options.batch_size)
     configured = options
@@ -84,16 +88,18 @@ def translate_transcript(
     texts = [s.text for s in sentences]
     glossary = glossary or Glossary()
     spaced = languages.uses_spaces(src)
-    written_in = [glossary.write_in(text, spaced) for text in texts]
-    translated, retries = _translate(
-        tried, options, placement, cpu_threads(threads), written_in, (src, tgt), transcript_path
+    langs = scenes.Languages(src, tgt, _name(source, transcript), languages.language_name(target))
+    nllb = (tried, options, placement, cpu_threads(threads))
+    translated, retries = _translate_sentences(
+        nllb, instructed, sentences, glossary, langs, transcript_path
     )
     cues = tuple(sentence_cues(sentences, translated, retries, tgt))
+    settings = _settings(configured, sentence_options, device, target, model_choice, glossary)
     translation = Translation(
         src,
         tgt,
         cues,
-        _settings(configured, sentence_options, device, target, model_choice, glossary),
+        {**settings, **({"llm": instructed.record()} if instructed else {})},
         run=tried.run(),
         sentences=len(sentences),
         retries=tuple(retries),
@@ -127,6 +133,79 @@ def _translate(
         translator = mt.load_translator(options, placement, threads)
         hold("translate.model")
         return checks.translate_checked(translator, texts, *codes, options.beam_size)
+
+
+def _translate_sentences(
+    nllb: tuple,
+    instructed: Instructed | None,
+    sentences: list,
+    glossary: Glossary,
+    langs: scenes.Languages,
+    transcript_path: str,
+) -> tuple[list[str], list]:
+    """Each sentence's translation, its glossary terms written in: by NLLB (``nllb``:
+    its try, options, placement and threads) or by the instruction model."""
+    spaced = languages.uses_spaces(langs.source)
+    texts = [s.text for s in sentences]
+    written_in = [glossary.write_in(text, spaced) for text in texts]
+    codes = (langs.source, langs.target)
+    if instructed is None:
+        return _translate(*nllb, written_in, codes, transcript_path)
+    said = (sentences, [glossary.found(text, spaced) for text in texts])
+    return _translate_instructed(instructed, nllb, written_in, said, langs, transcript_path)
+
+
+def _translate_instructed(
+    instructed: Instructed,
+    nllb: tuple,
+    texts: list[str],
+    said: tuple[list, list[list]],
+    langs: scenes.Languages,
+    transcript_path: str,
+) -> tuple[list[str], list]:
+    """Ask the instruction model scene by scene; NLLB (``nllb``: its try, options,
+    placement and threads) translates the sentences it failed.
+
+    ``said``: the sentences, and the glossary terms found in each.
+    """
+    if not texts:
+        return [], []
+    sentences, found = said
+    times = [(s.pieces[0].start, s.pieces[-1].end) for s in sentences]
+    tried = nllb[0]
+    where = f" at {instructed.server}" if instructed.server else ""
+    log.info(
+        "%s model %s%s, %s -> %s",
+        *(instructed.backend, instructed.model, where, langs.source, langs.target),
+    )
+
+    def terms_of(indices: list[int]) -> tuple[tuple[str, str, str], ...]:
+        terms = dict.fromkeys(term for i in indices for term in found[i])
+        return tuple((term.source, term.target, term.note) for term in terms)
+
+    with tried.running(transcript_path):
+        chat = open_chat(instructed, tried.placement)
+        hold("translate.model")
+        translator = scenes.SceneTranslator(chat, texts, langs, instructed.scenes)
+        outcome = translator.run(times, terms_of)
+        del chat
+    fallen = {}
+    if outcome.fallback:
+        indices = sorted(outcome.fallback)
+        log.info("NLLB translates %d sentences the instruction model failed", len(indices))
+        failed = [texts[i] for i in indices]
+        nllb_out, _ = _translate(*nllb, failed, (langs.source, langs.target), transcript_path)
+        fallen = dict(zip(indices, nllb_out, strict=True))
+    return scenes.with_fallback(outcome, fallen)
+
+
+def _name(source: str, transcript: Transcript) -> str:
+    """The spoken language's English name, as configured or as Whisper detected it."""
+    code = transcript.language if source == languages.AUTO else source
+    try:
+        return languages.language_name(code)
+    except ConfigError:
+        return code
 
 
 def _settings(
@@ -217,6 +296,10 @@ def translate_with_config(
     settings.pop("glossary")
     path = glossary_path(config, target)
     glossary = read_glossary(path) if path else None
+    instructed = _instructed(settings, job)
+    if instructed and instructed.backend == "openai":
+        device = "cpu"  # the job holds no card: NLLB's fallback runs on the CPU
+    settings["backend"] = nllb_backend(settings)
     if device != "cpu":
         claim_gpu(config["gpus"])
     translate_transcript(
@@ -232,4 +315,14 @@ def translate_with_config(
         prepared=prepared,
         model_choice=config.get("model_choice", {}).get("translate", ""),
         glossary=glossary,
+        instructed=instructed,
     )
+
+
+def _instructed(settings: dict, job: ModelJob) -> Instructed | None:
+    """The instruction model of backend llm or openai (taken out of ``settings``), or None."""
+    llm, instructions = settings.pop("llm"), settings.pop("instructions")
+    if settings["backend"] not in LLM_BACKENDS:
+        return None
+    folder = read_record(ModelManifest, job.llm_manifest).folder if job.llm_manifest else ""
+    return Instructed.from_config(settings["backend"], llm, instructions, folder)
