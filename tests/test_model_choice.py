@@ -171,7 +171,10 @@ def test_the_docs_table_of_model_auto_is_the_one_autokr_chooses_by():
     [cpu] = [r for r in rows if r[0] == "transcribe, CPU"]
     assert cpu[1].startswith(f"{choice.MEDIUM_FROM_CPUS} cores or more")
     big = choice.NLLB_CUDA[0]
-    assert [(r[2], r[1]) for r in rows if r[0].startswith("translate")] == [
+    assert [(r[2], r[1]) for r in rows if r[0].startswith("translate,")] == [
         (big[0], f"{big[1]:g} GB or more"),
         (choice.NLLB_CPU, "otherwise"),
     ]
+    llm = [(r[2], r[1]) for r in rows if r[0].startswith("translate.llm")]
+    assert llm[:-1] == [(m, f"{gb:g} GB or more") for m, gb in choice.LLM_CUDA]
+    assert llm[-1][1] == "otherwise" and "NLLB translates" in llm[-1][0]

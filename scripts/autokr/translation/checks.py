@@ -57,7 +57,7 @@ _LENGTH_SLACK = 12
 _LOOP_TIMES = 3
 
 
-def _letters_in(text: str, script: str) -> float:
+def letters_in(text: str, script: str) -> float:
     """Share of the letters of ``text`` that belong to ``script``."""
     prefixes = _SCRIPT_LETTERS.get(script)
     letters = [ch for ch in text if ch.isalpha()]
@@ -97,7 +97,7 @@ def check_translation(source: str, output: str, source_code: str, target_code: s
         problems.append("repeats itself")
     # Japanese into Chinese is left out: both are written with kanji.
     shared_script = src_script == "Jpan" and tgt_script in ("Hans", "Hant")
-    if src_script != tgt_script and not shared_script and _letters_in(output, src_script) > 0.5:
+    if src_script != tgt_script and not shared_script and letters_in(output, src_script) > 0.5:
         problems.append("still in the source script")
     return problems
 

@@ -21,7 +21,7 @@ from typing import Protocol
 
 from autokr.core.records import Retry
 from autokr.translation import prompt
-from autokr.translation.checks import check_translation
+from autokr.translation.checks import check_translation, letters_in
 from autokr.translation.openai_server import ServerError
 
 log = logging.getLogger("autokr.translate")
@@ -151,8 +151,10 @@ class SceneTranslator:
 
     def _again(self, batch: list[int], bad: list[tuple[int, str, list[str]]]) -> None:
         """Ask again for the failed sentences in halves; one alone that failed goes to NLLB."""
-        for i, output, problems in bad:
-            self.outcome.retries[i] = Retry(i, self.texts[i], output, tuple(problems), "", "")
+        for i, output, problems in bad:  # the first failure is the one recorded
+            self.outcome.retries.setdefault(
+                i, Retry(i, self.texts[i], output, tuple(problems), "", "")
+            )
         if len(batch) == 1:
             for i, output, problems in bad:
                 self._fall_back(i, output, problems)
@@ -167,7 +169,9 @@ class SceneTranslator:
 
     def _problems(self, i: int, output: str) -> list[str]:
         source = self.texts[i]
-        if output and _same(output, source) and not _same(source, ""):
+        # A line already in the target's script (a name written in) is kept as it is.
+        target_script = self.langs.target.split("_")[-1]
+        if output and _same(output, source) and letters_in(source, target_script) < 0.5:
             return ["the source copied"]
         return check_translation(source, output, self.langs.source, self.langs.target)
 
