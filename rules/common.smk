@@ -85,7 +85,7 @@ UNPUBLISH_RUN = time.strftime("%Y%m%d-%H%M%S", time.localtime(RUN_STARTED))
 
 
 wildcard_constraints:
-    kind="whisper|nllb",
+    kind="whisper|nllb|llm",
     slug="[^/]+",
     lang="|".join(re.escape(code) for code in TARGETS),
 

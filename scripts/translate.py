@@ -1,4 +1,5 @@
-"""Step 3: translate a transcript with NLLB-200 into ``translation.{lang}.json``.
+"""Step 3: translate a transcript into ``translation.{lang}.json``, with NLLB-200 or an
+instruction model (``--backend llm`` or ``openai``, ``--llm "{server: URL, model: NAME}"``).
 
 Under Snakemake: rule ``translate``. By hand, with any translate.* key as an option:
     python scripts/translate.py transcript.json OUT.json --target ko \

@@ -47,7 +47,8 @@ def test_the_prompt_numbers_the_lines_after_their_context_and_lists_the_terms():
     [
         '{"1": "가", "2": "나"}',
         '<think>The user wants\n{"1": "x"}</think>\n{"1": "가", "2": "나"}',
-        'Here you go:\n```json\n{"1": " 가 ", "2": "나", "3": "extra"}\n```',
+        'Here you go:\n```json\n{"1": " 가 ", "2": "나"}\n```',
+        'Let me count {braces} first.\n</think>\n\n{"1": "가", "2": "나"}',
         '{"1.": "가", "2": "나"}',
     ],
 )
@@ -57,7 +58,14 @@ def test_an_answer_is_read_past_reasoning_fences_and_chatter(answer):
 
 def test_an_unfinished_reasoning_block_or_no_json_is_no_answer():
     assert prompt.read_answer('{"1": "가"}', 2) == {1: "가"}  # a missing number: the caller's
-    for answer in ("<think>still thinking about 1", "Sorry, I cannot.", '{"1": "가"', "[1, 2]"):
+    unasked = '{"1": "가", "2": "나", "3": "다"}'  # a line split in two
+    for answer in (
+        "<think>still thinking about 1",
+        "Sorry, I cannot.",
+        '{"1": "가"',
+        "[1, 2]",
+        unasked,
+    ):
         with pytest.raises(prompt.AnswerError):
             prompt.read_answer(answer, 2)
 

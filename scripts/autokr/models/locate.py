@@ -58,11 +58,12 @@ def weight_files(files: list[str]) -> list[str]:
 def checkpoint_files(repo_files: list[str], model: str = "the repository") -> list[str]:
     """The files of a Hub repository to fetch for a transformers checkpoint.
 
-    Configuration and tokenizer files (top-level ``*.json`` and sentencepiece
-    ``*.model``) and one copy of the weights (see ``weight_files``); never the
-    other weight format, nor the flax, TensorFlow, ONNX or Rust copies a
-    repository may also hold. Raises ModelError when there are no weights
-    transformers can load.
+    Configuration and tokenizer files (top-level ``*.json``, sentencepiece
+    ``*.model``, BPE ``merges.txt`` / ``vocab.txt``, ``*.tiktoken``, and an
+    instruction model's ``chat_template.jinja``) and one copy of the weights
+    (see ``weight_files``); never the other weight format, nor the flax,
+    TensorFlow, ONNX or Rust copies a repository may also hold. Raises
+    ModelError when there are no weights transformers can load.
     """
     top = [f for f in repo_files if "/" not in f]  # subfolders hold other formats (onnx/ ...)
     weights = weight_files(top)
@@ -77,7 +78,8 @@ def checkpoint_files(repo_files: list[str], model: str = "the repository") -> li
         f
         for f in top
         if (f.endswith(".json") and not f.endswith(".index.json") and f not in indexes)
-        or f.endswith(".model")
+        or f.endswith((".model", ".jinja", ".tiktoken"))  # chat templates, tiktoken vocabularies
+        or f in ("merges.txt", "vocab.txt")
     ]
     return sorted({*support, *weights})
 

@@ -52,8 +52,13 @@ def run_model_rule(snakemake, work: Callable[[ModelJob], None]) -> None:
     os.environ["HF_HUB_OFFLINE"] = "1"
     # How far it is, for the terminal (autokr.batch.progress).
     progress.start(progress_file(snakemake.rule, list(snakemake.wildcards)))
-    llm = snakemake.input.get("llm") or None
-    job = ModelJob(snakemake.threads, snakemake.resources.attempt, snakemake.input.model, llm)
+    llm = snakemake.input.get("llm")  # a list: the manifest, or none (NLLB alone)
+    job = ModelJob(
+        snakemake.threads,
+        snakemake.resources.attempt,
+        snakemake.input.model,
+        llm[0] if llm else None,
+    )
     run_rule(snakemake, lambda: work(job))
 
 

@@ -94,7 +94,9 @@ class LocalModel:
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         device = placement.device if placement else "cpu"
-        dtype = torch.float32 if device == "cpu" else torch.bfloat16
+        dtype = torch.float32
+        if device != "cpu":  # bfloat16 where the card has it (Ampere on), else float16
+            dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(folder)
             self.model = AutoModelForCausalLM.from_pretrained(folder, dtype=dtype).to(device)
@@ -112,23 +114,43 @@ class LocalModel:
         """The model's answer to ``messages`` (``schema`` is the prompt's to state here)."""
         import torch
 
-        encoded = self.tokenizer.apply_chat_template(
-            messages,
-            add_generation_prompt=True,
-            return_tensors="pt",
-            return_dict=True,
-            enable_thinking=False,
-        )
-        encoded = {k: v.to(self.device) for k, v in encoded.items()}
+        encoded = {k: v.to(self.device) for k, v in self._encode(messages).items()}
+        pad = self.tokenizer.pad_token_id
         with torch.inference_mode():
             out = self.model.generate(
                 **encoded,
                 max_new_tokens=max_tokens,
                 do_sample=False,
-                pad_token_id=self.tokenizer.pad_token_id or self.tokenizer.eos_token_id,
+                pad_token_id=self.tokenizer.eos_token_id if pad is None else pad,
             )
         new = out[0, encoded["input_ids"].shape[1] :]
         return self.tokenizer.decode(new, skip_special_tokens=True)
+
+    def _encode(self, messages: list[dict]):
+        """The chat template's tokens; a template with no system role (Gemma's) gets the
+        instructions at the head of the user's message."""
+        from jinja2 import TemplateError
+
+        options = {"add_generation_prompt": True, "return_tensors": "pt", "return_dict": True}
+        try:
+            return self.tokenizer.apply_chat_template(messages, enable_thinking=False, **options)
+        except TemplateError:
+            system, user = messages
+            merged = [{"role": "user", "content": f"{system['content']}\n\n{user['content']}"}]
+            return self.tokenizer.apply_chat_template(merged, enable_thinking=False, **options)
+
+
+def free(chat) -> None:
+    """Let a model loaded in this process go, its card memory too, before another loads."""
+    if isinstance(chat, LocalModel):
+        import gc
+
+        import torch
+
+        chat.model = None
+        gc.collect()
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
 
 
 def check_server(llm: dict) -> str | None:

@@ -3,18 +3,21 @@
 ``Server.complete`` sends one chat and returns the answer's text: a time-out,
 a refused connection, 429 and 5xx are tried again after a wait that doubles
 (or the server's Retry-After), and after ``retries`` of them it raises
-``ServerError``; no call waits longer than ``timeout`` for an answer. The
+``ServerError``; no try waits longer than ``timeout`` for the server to send
+anything (the time-out is of each read, as with any socket). The
 API key is read from the environment by the caller and only ever sent in the
 Authorization header. Standard library only: a step needs no client package.
 """
 
 from __future__ import annotations
 
+import http.client
 import json
 import logging
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 log = logging.getLogger("autokr.translate")
@@ -28,10 +31,21 @@ MAX_WAIT = 30.0
 #: server's chat template takes it (vLLM, llama.cpp, transformers serve);
 #: a server that refuses the field is asked again without it.
 NO_THINKING = {"chat_template_kwargs": {"enable_thinking": False}}
+#: Fields a server may refuse (400, 422 naming them); it is then asked without them.
+OPTIONAL_FIELDS = ("chat_template_kwargs", "response_format")
 
 
 class ServerError(RuntimeError):
-    """The server gave no answer: down, too slow, or refusing, after every try."""
+    """The server gave no answer after every try (``refused``: it answered with an error
+    status no retry mends, such as 400 or 404; ``status`` is that status)."""
+
+    def __init__(self, line: str, status: int | None = None):
+        super().__init__(line)
+        self.status = status
+
+    @property
+    def refused(self) -> bool:
+        return self.status is not None
 
 
 def base_url(server: str) -> str:
@@ -49,8 +63,9 @@ class Server:
     api_key: str = field(default="", repr=False)
     timeout: float = 180.0
     retries: int = 3
-    sleep: object = time.sleep
+    sleep: Callable[[float], None] = time.sleep
     _extra: dict = field(default_factory=lambda: dict(NO_THINKING), repr=False)
+    _refused_fields: set = field(default_factory=set, repr=False)
 
     def complete(self, messages: list[dict], schema: dict | None, max_tokens: int) -> str:
         """The text of the model's answer to ``messages`` (greedy, structured by ``schema``)."""
@@ -62,7 +77,7 @@ class Server:
             "stream": False,
             **self._extra,
         }
-        if schema is not None:
+        if schema is not None and "response_format" not in self._refused_fields:
             body["response_format"] = {
                 "type": "json_schema",
                 "json_schema": {"name": "translations", "schema": schema, "strict": True},
@@ -70,30 +85,31 @@ class Server:
         answer = self._post("/chat/completions", body)
         try:
             message = answer["choices"][0]["message"]
-        except (KeyError, IndexError, TypeError):
+            return message.get("content") or ""
+        except (KeyError, IndexError, TypeError, AttributeError):
             line = f"{self.server}: an answer with no message: {str(answer)[:200]}"
             raise ServerError(line) from None
-        return message.get("content") or ""
 
     def models(self) -> list[str]:
         """The model names the server lists (``GET /v1/models``)."""
         listing = self._request("GET", "/models", None, tries=1)
-        return [entry.get("id", "") for entry in listing.get("data", [])]
+        entries = listing.get("data", []) if isinstance(listing, dict) else []
+        return [e.get("id", "") for e in entries if isinstance(e, dict)]
 
     def _post(self, path: str, body: dict) -> dict:
-        """POST ``body``; a server that refuses the no-thinking field is asked without it."""
-        try:
-            return self._request("POST", path, body, tries=self.retries + 1)
-        except _Refused as exc:
-            if not self._extra or "chat_template_kwargs" not in exc.detail:
-                raise ServerError(exc.line) from None
-            log.info("%s does not take chat_template_kwargs; asking without it", self.server)
-            self._extra = {}
-            body = {k: v for k, v in body.items() if k not in NO_THINKING}
+        """POST ``body``; a server that refuses a field autokr may leave out (the
+        no-thinking switch, the JSON schema) is asked again without it."""
+        while True:
             try:
                 return self._request("POST", path, body, tries=self.retries + 1)
-            except _Refused as again:
-                raise ServerError(again.line) from None
+            except _Refused as exc:
+                optional = [f for f in OPTIONAL_FIELDS if f in body and f in exc.detail]
+                if not optional:
+                    raise ServerError(exc.line, exc.status) from None
+                log.info("%s does not take %s; asking without it", self.server, optional[0])
+                self._refused_fields.add(optional[0])
+                self._extra.pop(optional[0], None)
+                body = {k: v for k, v in body.items() if k != optional[0]}
 
     def _request(self, method: str, path: str, body: dict | None, tries: int) -> dict:
         url = base_url(self.server) + path
@@ -110,14 +126,14 @@ class Server:
             except urllib.error.HTTPError as exc:
                 detail = _error_text(exc)
                 if exc.code not in RETRY_STATUSES:
-                    raise _Refused(f"{url}: HTTP {exc.code}: {detail}", detail) from None
+                    raise _Refused(f"{url}: HTTP {exc.code}: {detail}", detail, exc.code) from None
                 why = f"HTTP {exc.code}: {detail}"
                 wait_now = _retry_after(exc, wait)
             except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
                 why = _reason(exc, self.timeout)
                 wait_now = wait
-            except ValueError as exc:  # not JSON: a proxy's page, a cut answer
-                why = f"an answer that is not JSON ({exc})"
+            except (http.client.HTTPException, ValueError) as exc:  # cut, not HTTP, not JSON
+                why = f"a broken answer ({type(exc).__name__}: {exc})"
                 wait_now = wait
             if number < tries:
                 log.warning("%s: %s; try %d of %d in %.0f s", url, why, number + 1, tries, wait_now)
@@ -129,9 +145,9 @@ class Server:
 class _Refused(Exception):
     """A status no retry mends (400, 401, 404, 422 ...)."""
 
-    def __init__(self, line: str, detail: str):
+    def __init__(self, line: str, detail: str, status: int):
         super().__init__(line)
-        self.line, self.detail = line, detail
+        self.line, self.detail, self.status = line, detail, status
 
 
 def _error_text(exc: urllib.error.HTTPError) -> str:
@@ -171,7 +187,7 @@ def check(server: Server) -> str | None:
     """Why a run cannot use ``server`` (one line), or None when it answers and has the model.
 
     A server that lists the model is enough; one that does not list it (some
-    list only what they have loaded) is asked for one token by that name.
+    list only what they have loaded, some nothing) is asked for one token by that name.
     """
     try:
         names = server.models()
@@ -185,6 +201,10 @@ def check(server: Server) -> str | None:
     try:
         probe.complete([{"role": "user", "content": "1"}], None, max_tokens=1)
     except ServerError as exc:
+        if exc.status in (401, 403):
+            return f"translate.llm.server {server.server} refuses the key: {exc}"
+        if exc.status not in (400, 404, 422):
+            return f"translate.llm.server {server.server} cannot answer now: {exc}"
         listed = ", ".join(names[:8]) or "none"
         return (
             f"translate.llm.model {server.model!r}: the server at {server.server} does not "

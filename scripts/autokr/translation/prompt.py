@@ -15,8 +15,10 @@ from dataclasses import dataclass
 #: Raise with any change to what the model is asked or how its answer is read.
 PROMPT_VERSION = "1"
 
-#: A reasoning model's thinking, which some servers leave in the answer.
+#: A reasoning model's thinking, which some servers leave in the answer; a
+#: template that opens the block in the prompt leaves only its end.
 _REASONING = re.compile(r"<(think|thinking|reasoning)>.*?(</\1>|$)", re.DOTALL | re.IGNORECASE)
+_REASONING_END = re.compile(r"^.*</(think|thinking|reasoning)>", re.DOTALL | re.IGNORECASE)
 #: A fenced block some models wrap JSON in.
 _FENCE = re.compile(r"```(?:json)?\s*(.*?)```", re.DOTALL)
 
@@ -64,7 +66,9 @@ def user_message(request: Request) -> str:
     if request.context:
         before = "\n".join(f"{src} => {out}" for src, out in request.context)
         parts.append(f"Translated just before (context only):\n{before}")
-    numbered = "\n".join(f"{i}. {line}" for i, line in enumerate(request.lines, 1))
+    # A line is one line: subtitles read from a file may hold line breaks.
+    lines = [" ".join(line.split()) for line in request.lines]
+    numbered = "\n".join(f"{i}. {line}" for i, line in enumerate(lines, 1))
     parts.append(f"Translate:\n{numbered}")
     return "\n\n".join(parts)
 
@@ -98,15 +102,15 @@ def answer(count: int, translations: list[str]) -> str:
 
 def strip_reasoning(text: str) -> str:
     """The answer without any reasoning block (<think>...</think> and its kin)."""
-    return _REASONING.sub("", text).strip()
+    return _REASONING_END.sub("", _REASONING.sub("", text)).strip()
 
 
 def read_answer(text: str, count: int) -> dict[int, str]:
     """The translations an answer gives, by line number (1 to ``count``).
 
-    Reasoning and a code fence are taken off first. A number missing, or one
-    outside 1..count, is left to the caller's checks; an answer with no JSON
-    object of strings is an ``AnswerError``.
+    Reasoning and a code fence are taken off first. A number missing is left
+    to the caller; an answer with no JSON object of strings, or with numbers
+    that were not asked for (lines split), is an ``AnswerError``.
     """
     text = strip_reasoning(text)
     fenced = _FENCE.search(text)
@@ -120,9 +124,13 @@ def read_answer(text: str, count: int) -> dict[int, str]:
         raise AnswerError(f"the answer is not valid JSON ({exc})") from None
     if not isinstance(body, dict):
         raise AnswerError("the answer is not a JSON object")
-    found = {}
+    found, unasked = {}, []
     for key, value in body.items():
         number = key.strip().rstrip(".")
         if number.isdigit() and 1 <= int(number) <= count and isinstance(value, str):
             found[int(number)] = value.strip()
+        else:
+            unasked.append(key)
+    if unasked:
+        raise AnswerError(f"the answer has keys that were not asked for: {unasked[:5]}")
     return found

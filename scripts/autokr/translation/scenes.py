@@ -5,10 +5,13 @@ a new one, and each is capped by count and by characters (the model's
 context). The few sentences translated just before a batch go with it as
 context. Each answer is read (``prompt.read_answer``) and each translation
 checked as NLLB's are (``checks.check_translation``), and also for a copy of
-its source. A batch with failures is asked again in halves, down to one
-sentence; a sentence that still fails is left for NLLB (``Outcome.fallback``),
-and so is a batch the server never answered. Two such batches in a row and
-the server is asked no more in this job.
+its source; an answer that is no JSON or lacks a number fails its whole
+batch (lines merged or split shift the ones after them). A batch with failures
+is asked again in halves, down to one sentence, and so is one the server
+refuses as too long; a sentence that still fails is left for NLLB
+(``Outcome.fallback``), and so is a batch the server never answered. After two
+such batches in a row, or three batches in a row of which no sentence came
+right, the rest of the video goes to NLLB without asking.
 """
 
 from __future__ import annotations
@@ -26,8 +29,11 @@ from autokr.translation.openai_server import ServerError
 
 log = logging.getLogger("autokr.translate")
 
-#: Server failures in a row after which a job asks the server no more.
+#: Batches in a row the server gave no answer to after which a job asks it no more
+#: (and, plus one, scenes in a row whose answers all failed).
 GIVE_UP_AFTER = 2
+#: Statuses that may mean a batch too long for the model's context: asked again in halves.
+TOO_MUCH = frozenset({400, 413, 422})
 SMALLER = "smaller batch"
 FALLBACK = "NLLB fallback"
 
@@ -89,8 +95,9 @@ def scenes(times: Sequence[tuple[float, float]], texts: Sequence[str], options: 
 
 
 def max_tokens(lines: Sequence[str]) -> int:
-    """Tokens an answer may take: room for the JSON and a generous translation of each line."""
-    return 64 + sum(16 + 4 * len(line) for line in lines)
+    """Tokens an answer may take: room for the JSON and a generous translation of each line
+    (one to two tokens a character; kept small, as it counts against the model's context)."""
+    return 64 + sum(16 + 2 * len(line) for line in lines)
 
 
 class SceneTranslator:
@@ -99,19 +106,27 @@ class SceneTranslator:
     def __init__(self, chat: Chat, texts: list[str], langs: Languages, options: SceneOptions):
         self.chat, self.texts, self.langs, self.options = chat, texts, langs, options
         self.outcome = Outcome([None] * len(texts))
-        self.failed_in_a_row = 0
+        self.unanswered_in_a_row = 0  # batches the server gave no answer to
+        self.useless_in_a_row = 0  # scenes of which no sentence came right
+        self.given_up = ""
 
     def run(self, times: Sequence[tuple[float, float]], terms_of=lambda indices: ()) -> Outcome:
         """Translate every sentence; ``terms_of(indices)`` gives the glossary terms said there."""
         self.terms_of = terms_of
         for batch in scenes(times, self.texts, self.options):
             self._ask(batch, first=True)
+            came_right = any(self.outcome.translated[i] is not None for i in batch)
+            self.useless_in_a_row = 0 if came_right else self.useless_in_a_row + 1
+            if self.useless_in_a_row > GIVE_UP_AFTER and not self.given_up:
+                self.given_up = f"every answer failed {self.useless_in_a_row} batches in a row"
         return self.outcome
 
     def _ask(self, batch: list[int], first: bool) -> None:
-        if self.failed_in_a_row >= GIVE_UP_AFTER:
+        if self.unanswered_in_a_row >= GIVE_UP_AFTER and not self.given_up:
+            self.given_up = "the server gave no answer to earlier batches"
+        if self.given_up:
             for i in batch:
-                self._fall_back(i, "", ["the server gave no answer to earlier batches"])
+                self._fall_back(i, "", [self.given_up])
             return
         request = prompt.Request(
             tuple(self.texts[i] for i in batch), self._context(batch[0]), self.terms_of(batch)
@@ -124,30 +139,41 @@ class SceneTranslator:
                 messages, prompt.answer_schema(len(batch)), max_tokens(request.lines)
             )
         except ServerError as exc:
-            self.failed_in_a_row += 1
-            log.warning("sentences %d-%d: %s", batch[0], batch[-1], exc)
+            log.warning("sentences %s: %s", batch, exc)
+            if exc.status in TOO_MUCH:  # perhaps too long for its context: ask in halves
+                self._again(batch, [(i, "", [f"refused: {exc}"]) for i in batch])
+                return
+            self.unanswered_in_a_row += 1
             for i in batch:
                 self._fall_back(i, "", [f"no answer: {exc}"])
             return
-        self.failed_in_a_row = 0
+        self.unanswered_in_a_row = 0
+        self._again(batch, self._read(batch, answer, first))
+
+    def _read(self, batch: list[int], answer: str, first: bool) -> list[tuple[int, str, list]]:
+        """Keep each translation that passes its checks; the failed sentences, with why.
+
+        An answer that is no JSON, or lacks a number, fails the whole batch: a
+        model that merged or split lines has shifted the ones after them.
+        """
         try:
             found = prompt.read_answer(answer, len(batch))
+            missing = [n for n in range(1, len(batch) + 1) if n not in found]
+            if missing:
+                raise prompt.AnswerError(f"no translation for numbers {missing}")
         except prompt.AnswerError as exc:
-            found, whole = {}, str(exc)
-        else:
-            whole = ""
+            return [(i, "", [str(exc)]) for i in batch]
         bad = []
         for number, i in enumerate(batch, 1):
-            output = found.get(number)
-            problems = [whole or "no translation for its number"] if output is None else []
-            problems = problems or self._problems(i, output)
+            output = found[number]
+            problems = self._problems(i, output)
             if problems:
-                bad.append((i, output or "", problems))
+                bad.append((i, output, problems))
             else:
                 self.outcome.translated[i] = output
                 if not first:
                     self._retried(i, SMALLER, output)
-        self._again(batch, bad)
+        return bad
 
     def _again(self, batch: list[int], bad: list[tuple[int, str, list[str]]]) -> None:
         """Ask again for the failed sentences in halves; one alone that failed goes to NLLB."""
@@ -169,9 +195,10 @@ class SceneTranslator:
 
     def _problems(self, i: int, output: str) -> list[str]:
         source = self.texts[i]
-        # A line already in the target's script (a name written in) is kept as it is.
-        target_script = self.langs.target.split("_")[-1]
-        if output and _same(output, source) and letters_in(source, target_script) < 0.5:
+        # A copy is a failure where the source is in its own script: "OK", "100" or a
+        # name written in the target's script come through as they are.
+        source_script = self.langs.source.split("_")[-1]
+        if output and _same(output, source) and letters_in(source, source_script) > 0.5:
             return ["the source copied"]
         return check_translation(source, output, self.langs.source, self.langs.target)
 
@@ -190,11 +217,12 @@ class SceneTranslator:
         self.outcome.retries[i] = Retry(i, first.source, first.first, first.problems, method, final)
 
     def _fall_back(self, i: int, output: str, problems: list[str]) -> None:
+        """Leave sentence ``i`` for NLLB; its first failure stays its record."""
         self.outcome.fallback[i] = "; ".join(problems)
-        first = self.outcome.retries.get(i)
-        self.outcome.retries[i] = Retry(
-            i, self.texts[i], first.first if first else output, tuple(problems), FALLBACK, ""
+        first = self.outcome.retries.get(i) or Retry(
+            i, self.texts[i], output, tuple(problems), "", ""
         )
+        self.outcome.retries[i] = Retry(i, first.source, first.first, first.problems, FALLBACK, "")
 
 
 def _same(a: str, b: str) -> bool:

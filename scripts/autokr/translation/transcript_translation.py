@@ -32,7 +32,7 @@ from autokr.models.tries import ModelJob, ModelTry
 from autokr.text.sentences import SentenceOptions, join_sentences, share_text
 from autokr.translation import checks, mt, scenes
 from autokr.translation.glossary import Glossary, read_glossary
-from autokr.translation.llm_backend import LLM_BACKENDS, Instructed, open_chat
+from autokr.translation.llm_backend import LLM_BACKENDS, Instructed, check_server, free, open_chat
 
 log = logging.getLogger("autokr.translate")
 
@@ -183,19 +183,24 @@ def _translate_instructed(
         terms = dict.fromkeys(term for i in indices for term in found[i])
         return tuple((term.source, term.target, term.note) for term in terms)
 
-    with tried.running(transcript_path):
+    # A retry after running out of memory asks in smaller batches.
+    options = tried.lighter(instructed.scenes, "batch_sentences", "batch_chars")
+    _, nllb_options, placement, threads = nllb
+    with tried.running(transcript_path):  # one sampler: the job's peak over both models
         chat = open_chat(instructed, tried.placement)
         hold("translate.model")
-        translator = scenes.SceneTranslator(chat, texts, langs, instructed.scenes)
-        outcome = translator.run(times, terms_of)
-        del chat
-    fallen = {}
-    if outcome.fallback:
-        indices = sorted(outcome.fallback)
-        log.info("NLLB translates %d sentences the instruction model failed", len(indices))
-        failed = [texts[i] for i in indices]
-        nllb_out, _ = _translate(*nllb, failed, (langs.source, langs.target), transcript_path)
-        fallen = dict(zip(indices, nllb_out, strict=True))
+        outcome = scenes.SceneTranslator(chat, texts, langs, options).run(times, terms_of)
+        free(chat)  # before NLLB loads on the same card
+        fallen = {}
+        if outcome.fallback:
+            indices = sorted(outcome.fallback)
+            log.info("NLLB translates %d sentences the instruction model failed", len(indices))
+            translator = mt.load_translator(nllb_options, placement, threads)
+            failed = [texts[i] for i in indices]
+            outputs, _ = checks.translate_checked(
+                translator, failed, langs.source, langs.target, nllb_options.beam_size
+            )
+            fallen = dict(zip(indices, outputs, strict=True))
     return scenes.with_fallback(outcome, fallen)
 
 
@@ -286,6 +291,10 @@ def translate_with_config(
     # Read first, as before any card is waited for: a bad manifest fails at once.
     if job is None:  # a step run by hand: ``model: auto`` is chosen here
         config, job = chosen_by_hand(config, "translate"), ModelJob()
+        if config["translate"]["backend"] == "openai":  # as a run checks it at its start
+            problem = check_server(config["translate"]["llm"])
+            if problem:
+                raise ConfigError(problem)
     manifest = job.model_manifest
     prepared = prepared_model(manifest) if manifest else None
     settings = step_settings(config, "translate")
