@@ -7,6 +7,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from autokr.core.records import QA
+from autokr.translation.scenes import FALLBACK
 
 
 @dataclass(frozen=True)
@@ -27,7 +28,7 @@ class QAFigures:
     #: How many stretches of speech are left without text.
     uncovered_places: int
     #: Translations retried, and rule breaks left.
-    retried: int
+    retried: str  # "3", or "12 (9 by NLLB)" where an instruction model's failed
     rule_breaks: int
     #: The most tries a step took, and the steps that took more than one.
     tries: int
@@ -50,7 +51,7 @@ def qa_figures(qa: QA) -> QAFigures:
         uncovered=f"{qa.uncovered_after:.1f} s",
         uncovered_before=f"{qa.uncovered_before:.1f} s",
         uncovered_places=len(qa.uncovered),
-        retried=sum(len(r) for r in qa.retries.values()),
+        retried=_retried(qa),
         rule_breaks=sum(len(found) for found in qa.rule_breaks.values()),
         tries=max(qa.attempts.values(), default=1),
         tried_again=tuple(step for step, n in qa.attempts.items() if n > 1),
@@ -60,6 +61,13 @@ def qa_figures(qa: QA) -> QAFigures:
             f"{step} {mb:.0f} MB{_gpu(qa, step)}" for step, mb in qa.peak_memory_mb.items()
         ),
     )
+
+
+def _retried(qa: QA) -> str:
+    """Translations retried; those an instruction model failed and NLLB made, in brackets."""
+    retries = [r for found in qa.retries.values() for r in found]
+    by_nllb = sum(r.method == FALLBACK for r in retries)
+    return f"{len(retries)}" + (f" ({by_nllb} by NLLB)" if by_nllb else "")
 
 
 def _gpu(qa: QA, step: str) -> str:
