@@ -14,6 +14,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+import chat_model
 import rule_nllb
 import speech
 import tiny_nllb
@@ -93,6 +94,13 @@ def rule_nllb_model(texts: list[str]) -> Path:
     """
     key = [sorted(set(texts)), source_hash("rule_nllb.py")]
     return cached("rule-nllb", key, lambda folder: rule_nllb.build(texts, folder))
+
+
+def random_chat_model(texts: list[str]) -> Path:
+    """A tiny chat checkpoint over ``texts``' characters with random weights: its answers
+    are junk, for the tests of what NLLB does when an instruction model fails (chat_model)."""
+    key = [sorted(set(texts)), source_hash("chat_model.py", "rule_nllb.py")]
+    return cached("random-chat", key, lambda folder: chat_model.build_random(texts, folder))
 
 
 def tiny_nllb_as_bin(source: Path, shards: int = 1) -> Path:

@@ -1,4 +1,5 @@
-"""Every cue's Korean, checked end to end, on speech whose sentences run across pauses and segments.
+"""Every cue's Korean, checked end to end, on speech whose sentences run across pauses and segments,
+with each translate backend and a glossary.
 
 The pair-trained test model knows only its memorised sentences, so the other
 workflow tests speak each sentence alone. Here the translation model follows
@@ -6,6 +7,11 @@ a rule (rule_nllb: one Hangul syllable per source character, a space after
 particles and punctuation), so whatever Whisper hears and however
 ``join_sentences`` groups it, each cue has one right text: the substitution of
 its own source, with the cut moved at most to the nearest word boundary.
+With the instruction-model backends (``openai``: a chat checkpoint served by
+the real ``transformers serve`` on loopback; ``llm``: the same loaded in the
+translate job) the checkpoint's weights are random (chat_model), so no answer
+comes right and every sentence reaches the NLLB fallback, the rule model: the
+whole workflow with those backends, checked cue by cue.
 """
 
 from __future__ import annotations
@@ -19,12 +25,14 @@ from pathlib import Path
 import pytest
 
 import assets
+import chat_server
 import rule_nllb
 import speech
 from autokr.core.devices import Placement
 from autokr.core.records import read_transcript, read_translation
 from autokr.translation import mt
-from runs import configure, copy_project, set_config, snakemake
+from autokr.translation.scenes import FALLBACK
+from runs import configure, copy_project, rules_of, set_config, snakemake, started_jobs
 
 pytestmark = pytest.mark.workflow
 
@@ -93,6 +101,19 @@ def rule_model() -> Path:
 
 
 @pytest.fixture(scope="module")
+def chat_model() -> Path:
+    """The random-weight chat checkpoint over the test texts' characters."""
+    return assets.random_chat_model(TEXTS)
+
+
+@pytest.fixture(scope="module")
+def chat(chat_model):
+    """``transformers serve`` on loopback, serving the chat checkpoint."""
+    with chat_server.serve(chat_model) as served:
+        yield served
+
+
+@pytest.fixture(scope="module")
 def rule() -> rule_nllb.Rule:
     return rule_nllb.Rule.over(TEXTS)
 
@@ -126,14 +147,33 @@ def _build_video(folder: Path) -> None:
     (folder / "pieces.json").write_text(json.dumps(pieces, ensure_ascii=False), encoding="utf-8")
 
 
-@pytest.fixture(scope="module")
-def results(tmp_path_factory, whisper_model, rule_model, split_video) -> Path:
-    """The results folder of one workflow run over the split video, with the rule model."""
+#: Batches of three sentences.
+SCENES = {"batch_sentences": 3, "context_sentences": 2}
+
+
+def _backend(request, backend: str) -> dict:
+    """translate's settings for ``backend``: NLLB alone, or the chat model and NLLB."""
+    if backend == "openai":
+        served = request.getfixturevalue("chat")
+        return {"backend": "openai", "llm": {"server": served.url, "model": served.model, **SCENES}}
+    if backend == "llm":
+        folder = request.getfixturevalue("chat_model")
+        return {"backend": "llm", "llm": {"model": str(folder), **SCENES}}
+    return {"backend": backend}
+
+
+@pytest.fixture(scope="module", params=["ctranslate2", "openai", "llm"])
+def results(request, tmp_path_factory, whisper_model, rule_model, split_video) -> Path:
+    """The results folder of one workflow run over the split video, with the rule model
+    (NLLB, or the fallback of the chat checkpoint) and a glossary."""
     video, _ = split_video
-    root = copy_project(tmp_path_factory.mktemp("every-cue"))
+    root = copy_project(tmp_path_factory.mktemp(f"every-cue-{request.param}"))
     configure(root, whisper_model, rule_model)
+    names = "".join(f"{term}\t{target}\n" for term, target in GLOSSARY.items())
+    (root / "names.tsv").write_text(names, encoding="utf-8")
     # The rule repeats whatever its source repeats; NLLB's guard would forbid it.
-    set_config(root, translate={"no_repeat_ngram_size": 0})
+    translate = {"no_repeat_ngram_size": 0, "glossary": "names.tsv"}
+    set_config(root, translate={**translate, **_backend(request, request.param)})
     (root / "videos").mkdir()
     shutil.copy(video, root / "videos" / "split.mp4")
     done = snakemake(root)
@@ -183,10 +223,16 @@ def test_every_cue_says_what_its_own_speech_said(results, rule, split_video):
     # Nothing dropped or repeated: the cues' sources, in order, are the transcript.
     said = "".join(w.word for seg in transcript.segments for w in seg.words)
     assert "".join("".join(c.source.split()) for c in cues) == "".join(said.split())
-    assert not translation.retries, translation.retries
+    if "llm" in translation.settings:  # every sentence failed by the model, made by NLLB
+        assert [r.sentence for r in translation.retries] == list(range(translation.sentences))
+        assert {r.method for r in translation.retries} == {FALLBACK}
+    else:
+        assert not translation.retries, translation.retries
+    assert not translation.glossary_missing, translation.glossary_missing
 
     for sentence in sentences:
-        whole = rule.apply("".join(c.source for c in sentence))
+        # Each glossary term comes out as its target (the rule keeps Hangul as it is).
+        whole = rule.apply(with_terms("".join(c.source for c in sentence)))
         parts = [c.text for c in sentence]
         # The sentence's translation, whole and cut only between words.
         assert " ".join(p for p in parts if p) == whole, [c.source for c in sentence]
@@ -198,7 +244,7 @@ def test_every_cue_says_what_its_own_speech_said(results, rule, split_video):
         ends = _word_ends(whole)
         ideal = actual = 0
         for cue in sentence[:-1]:
-            ideal += len("".join(rule.apply(cue.source).split()))
+            ideal += len("".join(rule.apply(with_terms(cue.source)).split()))
             actual += len("".join(cue.text.split()))
             between = [e for e in ends if min(ideal, actual) < e < max(ideal, actual)]
             assert actual in ends and not between, (
@@ -226,3 +272,16 @@ def test_every_cue_says_what_its_own_speech_said(results, rule, split_video):
         covered = sum(max(0.0, min(c.end, h.end) - max(c.start, h.start)) for c in cues)
         assert covered >= 0.5 * (h.end - h.start), (h, "no cue while it is heard")
     assert speech.kana_cer("".join(h.text for h in heard), said) < 0.2
+
+
+def test_the_instruction_model_decides_reruns_of_translation_only(results):
+    """New instructions rerun translate and make_srt with an instruction model; with NLLB
+    they rerun nothing. The server's time-out never reruns anything."""
+    root = results.parents[2]
+    asked = "llm" in read_translation(results / "translation.ko.json").settings
+    extra = root / "instructions.yaml"
+    extra.write_text("translate: {instructions: 친구끼리는 반말로., llm: {timeout: 5}}\n")
+    planned = snakemake(root, "--dry-run", "--configfile", str(extra))
+    assert planned.returncode == 0, planned.stderr[-2000:]
+    jobs = rules_of(started_jobs(planned.stderr + "\n" + planned.stdout))
+    assert jobs == ({"translate": 1, "make_srt": 1} if asked else {}), planned.stdout[-2000:]

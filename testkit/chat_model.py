@@ -1,0 +1,89 @@
+"""A tiny chat checkpoint laid out as a Hub instruction model, with random weights.
+
+The files are those of a Hugging Face chat model: a ``LlamaForCausalLM`` in
+safetensors, ``generation_config.json``, and a character-level
+``tokenizer.json`` whose ``tokenizer_config.json`` holds a ``chat_template``
+(which takes and ignores ``enable_thinking``). ``AutoModelForCausalLM``,
+``AutoTokenizer`` and ``transformers serve`` load it as they load a model
+from the Hub, so autokr's ``backend: llm`` and ``backend: openai`` run
+through their real code. Its weights are random: its answers are no JSON,
+which is what the tests of the NLLB fallback need.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import rule_nllb
+
+UNK, PAD, EOS = "<unk>", "<pad>", "<|end|>"
+ROLE_TOKENS = ("<|system|>", "<|user|>", "<|assistant|>")
+#: ASCII the model reads and writes: digits and the JSON answer's punctuation.
+ASCII = '0123456789 \n{}":,.=>'
+#: Each message between its role's token and EOS; ``enable_thinking`` and any
+#: other keyword are ignored, as a template with no thinking ignores them.
+CHAT_TEMPLATE = (
+    "{%- for message in messages -%}"
+    "{{ '<|' + message['role'] + '|>' + message['content'] + '<|end|>' }}"
+    "{%- endfor -%}"
+    "{%- if add_generation_prompt -%}{{ '<|assistant|>' }}{%- endif -%}"
+)
+
+
+def build_tokenizer(texts: list[str], out: Path):
+    """A character-level chat tokenizer over the rule's alphabet and its syllables, saved to
+    ``out``; any other character is ``<unk>``."""
+    from tokenizers import Tokenizer, decoders, models, normalizers
+    from transformers import AutoTokenizer, PreTrainedTokenizerFast
+
+    rule = rule_nllb.Rule.over(texts)
+    chars = [*ASCII, *rule.syllables.keys(), *rule.syllables.values(), rule_nllb.FALLBACK]
+    vocab = list(dict.fromkeys([UNK, PAD, EOS, *ROLE_TOKENS, *chars]))
+    model = models.BPE(
+        vocab={t: i for i, t in enumerate(vocab)}, merges=[], unk_token=UNK, fuse_unk=True
+    )
+    backend = Tokenizer(model)
+    backend.normalizer = normalizers.NFKC()
+    backend.decoder = decoders.Fuse()
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=backend,
+        unk_token=UNK,
+        pad_token=PAD,
+        eos_token=EOS,
+        additional_special_tokens=list(ROLE_TOKENS),
+        chat_template=CHAT_TEMPLATE,
+        clean_up_tokenization_spaces=False,
+        model_max_length=4096,
+    )
+    # The template in tokenizer_config.json, where every server looks for it.
+    tokenizer.save_pretrained(str(out), save_jinja_files=False)
+    return AutoTokenizer.from_pretrained(str(out))
+
+
+def build_random(texts: list[str], out: Path, seed: int = 0) -> Path:
+    """The chat checkpoint with random (seeded) weights, saved to ``out``."""
+    import torch
+    from transformers import GenerationConfig, LlamaConfig, LlamaForCausalLM
+
+    out.mkdir(parents=True, exist_ok=True)
+    tokenizer = build_tokenizer(texts, out)
+    torch.manual_seed(seed)
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=4,
+        max_position_embeddings=4096,
+        bos_token_id=None,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+        tie_word_embeddings=True,
+    )
+    LlamaForCausalLM(config).save_pretrained(str(out))
+    generation = GenerationConfig(
+        eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id, do_sample=False
+    )
+    generation.save_pretrained(str(out))
+    return out
