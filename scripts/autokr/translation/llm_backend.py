@@ -12,6 +12,7 @@ import logging
 import os
 from dataclasses import asdict, dataclass, field
 
+from autokr.core.defaults import schema_default
 from autokr.core.devices import Placement
 from autokr.core.errors import ConfigError, ModelError
 from autokr.translation import prompt
@@ -36,8 +37,8 @@ class Instructed:
     model: str
     server: str = ""
     api_key_env: str = field(default="", repr=False)
-    timeout: float = 180.0
-    retries: int = 3
+    timeout: float = schema_default("translate.llm.timeout")
+    retries: int = schema_default("translate.llm.retries")
     folder: str = ""
     scenes: SceneOptions = field(default_factory=SceneOptions)
 

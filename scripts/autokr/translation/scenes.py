@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from autokr.core.defaults import schema_default
 from autokr.core.records import Retry
 from autokr.translation import prompt
 from autokr.translation.checks import check_translation, letters_in
@@ -48,11 +49,11 @@ class Chat(Protocol):
 class SceneOptions:
     """How sentences are batched and asked (translate.llm, translate.instructions)."""
 
-    scene_pause: float = 3.0
-    batch_sentences: int = 12
-    batch_chars: int = 1500
-    context_sentences: int = 3
-    instructions: str = ""
+    scene_pause: float = schema_default("translate.llm.scene_pause")
+    batch_sentences: int = schema_default("translate.llm.batch_sentences")
+    batch_chars: int = schema_default("translate.llm.batch_chars")
+    context_sentences: int = schema_default("translate.llm.context_sentences")
+    instructions: str = schema_default("translate.instructions")
 
 
 @dataclass(frozen=True)
