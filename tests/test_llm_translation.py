@@ -14,9 +14,7 @@ from pathlib import Path
 
 import pytest
 
-import assets
 import chat_server
-import rule_nllb
 from autokr.core.records import read_translation
 from autokr.translation import mt, openai_server
 from autokr.translation.glossary import Glossary, Term
@@ -26,7 +24,9 @@ from autokr.translation.scenes import FALLBACK, SceneOptions
 from autokr.translation.transcript_translation import translate_transcript
 from fault_proxy import FaultProxy
 from runs import add_videos, configure, copy_project, set_config, snakemake
-from test_every_cue import GLOSSARY, SPOKEN, TEXTS, split_video, with_terms  # noqa: F401
+
+# The chat checkpoint, its server (chat) and the rule are test_every_cue's fixtures.
+from test_every_cue import GLOSSARY, SPOKEN, TEXTS, chat, chat_model, rule, split_video, with_terms  # noqa: F401
 from test_translate import make_transcript, rule_model  # noqa: F401 (a fixture)
 
 SAID = ["".join(piece for piece, _ in sentence) for sentence in SPOKEN]
@@ -34,31 +34,13 @@ SAID = ["".join(piece for piece, _ in sentence) for sentence in SPOKEN]
 SCENES = SceneOptions(batch_sentences=3, context_sentences=2)
 
 
-@pytest.fixture(scope="module")
-def chat_model() -> Path:
-    """The random-weight chat checkpoint over the test texts' characters."""
-    return assets.random_chat_model(TEXTS)
-
-
-@pytest.fixture(scope="module")
-def server(chat_model):
-    """``transformers serve`` on loopback, serving the chat checkpoint."""
-    with chat_server.serve(chat_model) as served:
-        yield served
-
-
 @pytest.fixture
-def proxy(server, monkeypatch):
+def proxy(chat, monkeypatch):
     # Waits between tries of a tenth of their length: the same back-off, quicker.
     monkeypatch.setattr(openai_server, "FIRST_WAIT", 0.1)
-    with FaultProxy(server.url) as proxy:
+    with FaultProxy(chat.url) as proxy:
         yield proxy
         assert not proxy.errors, proxy.errors
-
-
-@pytest.fixture(scope="module")
-def rule() -> rule_nllb.Rule:
-    return rule_nllb.Rule.over(TEXTS)
 
 
 @pytest.fixture(scope="module")
@@ -99,11 +81,11 @@ def served(url: str, model: str, **settings) -> Instructed:
 
 
 def test_answers_that_never_come_right_are_translated_by_nllb(
-    server, proxy, transcript, rule_model, rule, tmp_path, monkeypatch
+    chat, proxy, transcript, rule_model, rule, tmp_path, monkeypatch
 ):
     monkeypatch.setenv("AUTOKR_TEST_KEY", "sk-test-secret")
     glossary = Glossary(tuple(Term(s, t, "a term") for s, t in GLOSSARY.items()))
-    instructed = served(proxy.url, server.model, api_key_env="AUTOKR_TEST_KEY")
+    instructed = served(proxy.url, chat.model, api_key_env="AUTOKR_TEST_KEY")
     out = tmp_path / "translation.ko.json"
     translation, outputs = translate(transcript, out, rule_model, instructed, glossary)
 
@@ -113,7 +95,7 @@ def test_answers_that_never_come_right_are_translated_by_nllb(
     assert all("no JSON object" in r.problems[0] for r in translation.retries)
     assert {c.method for c in translation.cues} == {f"retried: {FALLBACK}"}
     assert not translation.glossary_missing
-    assert translation.settings["llm"]["model"] == server.model
+    assert translation.settings["llm"]["model"] == chat.model
     assert translation.settings["llm"]["server"] == proxy.url
     assert "sk-test-secret" not in out.read_text(encoding="utf-8")
 
@@ -124,7 +106,7 @@ def test_answers_that_never_come_right_are_translated_by_nllb(
     first = chats[0]
     assert first["response_format"]["json_schema"]["schema"]["required"] == ["1", "2", "3"]
     assert first["chat_template_kwargs"] == {"enable_thinking": False}
-    assert first["temperature"] == 0 and first["model"] == server.model
+    assert first["temperature"] == 0 and first["model"] == chat.model
     assert [len(c["response_format"]["json_schema"]["schema"]["required"]) for c in chats[:5]] == [
         3,
         2,
@@ -141,24 +123,24 @@ def test_answers_that_never_come_right_are_translated_by_nllb(
 
 
 def test_errors_time_outs_and_cut_connections_are_tried_again(
-    server, proxy, transcript, rule_model, rule, tmp_path
+    chat, proxy, transcript, rule_model, rule, tmp_path
 ):
     # The first ask meets a 429, a time-out, a cut connection and a 500 before the
     # server answers; every later ask is answered at once.
-    proxy.faults += ["429", "hang:4", "close", "500"]
-    instructed = served(proxy.url, server.model, timeout=2.0, retries=4)
+    proxy.faults += ["429", "hang:15", "close", "500"]
+    instructed = served(proxy.url, chat.model, timeout=6.0, retries=4)
     translation, outputs = translate(transcript, tmp_path / "t.json", rule_model, instructed)
     assert outputs == [rule.apply(text) for text in SAID]
-    assert proxy.served[:5] == ["429", "hang:4", "close", "500", None]
+    assert proxy.served[:5] == ["429", "hang:15", "close", "500", None]
     assert all("no JSON object" in r.problems[0] for r in translation.retries)
 
 
 def test_a_server_that_stays_down_never_hangs_the_job(
-    server, proxy, transcript, rule_model, rule, tmp_path
+    chat, proxy, transcript, rule_model, rule, tmp_path
 ):
     proxy.faults += ["503"] * 20
     pairs = SceneOptions(batch_sentences=2, context_sentences=2)
-    instructed = served(proxy.url, server.model, retries=1, scenes=pairs)
+    instructed = served(proxy.url, chat.model, retries=1, scenes=pairs)
     translation, outputs = translate(transcript, tmp_path / "t.json", rule_model, instructed)
     assert outputs == [rule.apply(text) for text in SAID]
     # Two tries of each of the first two batches; the third goes to NLLB unasked.
@@ -180,7 +162,7 @@ def test_backend_llm_runs_the_model_in_the_job(chat_model, transcript, rule_mode
 
 @pytest.mark.workflow
 def test_a_run_checks_the_server_once_and_starts_no_job_without_it(
-    server,
+    chat,
     whisper_model,
     rule_model,
     split_video,
@@ -191,8 +173,8 @@ def test_a_run_checks_the_server_once_and_starts_no_job_without_it(
     add_videos(root, {"split.mp4": split_video[0]})
     down = f"http://127.0.0.1:{chat_server.free_port()}"
     for url, model, line in [
-        (down, server.model, f"translate.llm.server {down} does not answer: "),
-        (server.url, "qwen2.5:7b", "translate.llm.model 'qwen2.5:7b': the server at "),
+        (down, chat.model, f"translate.llm.server {down} does not answer: "),
+        (chat.url, "qwen2.5:7b", "translate.llm.model 'qwen2.5:7b': the server at "),
     ]:
         set_config(root, translate={"backend": "openai", "llm": {"server": url, "model": model}})
         done = snakemake(root)
