@@ -124,3 +124,32 @@ def test_auto_keeps_nllb_on_the_cpu_and_picks_by_free_card_memory():
     assert on_card.model == "Qwen/Qwen2.5-7B-Instruct"
     small = choice.choose(choice.LLM, choice.Machine("cuda", 6.0))
     assert small.model == "" and "NLLB" in small.why
+
+
+def test_a_server_whose_model_list_fails_is_asked_by_the_model_s_name():
+    """transformers serve answers /v1/models with a 500 when there is no Hub cache."""
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_error(500)
+
+        def do_POST(self):
+            body = json.dumps({"choices": [{"message": {"content": "1"}}]}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    with ThreadingHTTPServer(("127.0.0.1", 0), Handler) as httpd:
+        threading.Thread(target=httpd.serve_forever, daemon=True).start()
+        try:
+            assert check(Server(f"http://127.0.0.1:{httpd.server_port}", "m")) is None
+        finally:
+            httpd.shutdown()

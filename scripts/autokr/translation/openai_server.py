@@ -20,6 +20,8 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from autokr.core.defaults import schema_default
+
 log = logging.getLogger("autokr.translate")
 
 #: Statuses worth another try: rate limited, or the server's own trouble.
@@ -36,16 +38,12 @@ OPTIONAL_FIELDS = ("chat_template_kwargs", "response_format")
 
 
 class ServerError(RuntimeError):
-    """The server gave no answer after every try (``refused``: it answered with an error
-    status no retry mends, such as 400 or 404; ``status`` is that status)."""
+    """The server gave no answer after every try. ``status`` is the HTTP status of its
+    last error (400, 404, 503 ...), None when it sent no HTTP answer at all."""
 
     def __init__(self, line: str, status: int | None = None):
         super().__init__(line)
         self.status = status
-
-    @property
-    def refused(self) -> bool:
-        return self.status is not None
 
 
 def base_url(server: str) -> str:
@@ -61,8 +59,8 @@ class Server:
     server: str
     model: str
     api_key: str = field(default="", repr=False)
-    timeout: float = 180.0
-    retries: int = 3
+    timeout: float = schema_default("translate.llm.timeout")
+    retries: int = schema_default("translate.llm.retries")
     sleep: Callable[[float], None] = time.sleep
     _extra: dict = field(default_factory=lambda: dict(NO_THINKING), repr=False)
     _refused_fields: set = field(default_factory=set, repr=False)
@@ -117,7 +115,7 @@ class Server:
         headers = {"Content-Type": "application/json", "Accept": "application/json"}
         if self.api_key:
             headers["Authorization"] = f"Bearer {self.api_key}"
-        wait, why = FIRST_WAIT, ""
+        wait, why, status = FIRST_WAIT, "", None
         for number in range(1, tries + 1):
             request = urllib.request.Request(url, data=data, headers=headers, method=method)
             try:
@@ -127,19 +125,19 @@ class Server:
                 detail = _error_text(exc)
                 if exc.code not in RETRY_STATUSES:
                     raise _Refused(f"{url}: HTTP {exc.code}: {detail}", detail, exc.code) from None
-                why = f"HTTP {exc.code}: {detail}"
+                why, status = f"HTTP {exc.code}: {detail}", exc.code
                 wait_now = _retry_after(exc, wait)
             except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
-                why = _reason(exc, self.timeout)
+                why, status = _reason(exc, self.timeout), None
                 wait_now = wait
             except (http.client.HTTPException, ValueError) as exc:  # cut, not HTTP, not JSON
-                why = f"a broken answer ({type(exc).__name__}: {exc})"
+                why, status = f"a broken answer ({type(exc).__name__}: {exc})", None
                 wait_now = wait
             if number < tries:
                 log.warning("%s: %s; try %d of %d in %.0f s", url, why, number + 1, tries, wait_now)
                 self.sleep(wait_now)
                 wait = min(wait * 2, MAX_WAIT)
-        raise ServerError(f"{url}: {why} ({tries} {'try' if tries == 1 else 'tries'})")
+        raise ServerError(f"{url}: {why} ({tries} {'try' if tries == 1 else 'tries'})", status)
 
 
 class _Refused(Exception):
@@ -192,7 +190,9 @@ def check(server: Server) -> str | None:
     try:
         names = server.models()
     except ServerError as exc:
-        return f"translate.llm.server {server.server} does not answer: {exc}"
+        if exc.status is None:
+            return f"translate.llm.server {server.server} does not answer: {exc}"
+        names = []  # an error in place of a listing (transformers serve with no Hub cache)
     except _Refused:  # no model listing here: the probe below decides
         names = []
     if server.model in names:
