@@ -15,6 +15,7 @@ import tempfile
 from pathlib import Path
 
 import chat_model
+import rule_chat
 import rule_nllb
 import speech
 import tiny_nllb
@@ -101,6 +102,32 @@ def random_chat_model(texts: list[str]) -> Path:
     are junk, for the tests of what NLLB does when an instruction model fails (chat_model)."""
     key = [sorted(set(texts)), source_hash("chat_model.py", "rule_nllb.py")]
     return cached("random-chat", key, lambda folder: chat_model.build_random(texts, folder))
+
+
+def rule_chat_model(scripts: list[list[str]]) -> Path:
+    """A tiny chat model trained to answer autokr's translation prompt by rule_nllb's rule.
+
+    Its alphabet is the rule's over the sentences of ``scripts`` (each a
+    video's, in order); it is trained until greedy decoding answers them
+    exactly, batched as the tests batch them (see rule_chat), minutes on two
+    cores; ``training.log`` in its folder tells how it went. The key holds the
+    messages autokr writes for a sample request, so a change of the prompt's
+    words trains it again.
+    """
+    from autokr.translation import prompt
+
+    sample = prompt.Request(("1",), (("2", "3"),), (("4", "5", "6"),))
+    key = [
+        scripts,
+        source_hash("rule_chat.py", "chat_model.py", "rule_nllb.py"),
+        rule_chat.messages(sample, "7"),
+    ]
+
+    def build(folder: Path) -> None:
+        with open(folder / "training.log", "w", encoding="utf-8") as log:
+            rule_chat.build(scripts, folder, log=lambda line: print(line, file=log, flush=True))
+
+    return cached("rule-chat", key, build)
 
 
 def tiny_nllb_as_bin(source: Path, shards: int = 1) -> Path:
