@@ -104,28 +104,36 @@ def random_chat_model(texts: list[str]) -> Path:
     return cached("random-chat", key, lambda folder: chat_model.build_random(texts, folder))
 
 
-def rule_chat_model(scripts: list[list[str]]) -> Path:
+def rule_chat_model(texts: list[str], scripts: list[list[str]], glossary: dict[str, str]) -> Path:
     """A tiny chat model trained to answer autokr's translation prompt by rule_nllb's rule.
 
-    Its alphabet is the rule's over the sentences of ``scripts`` (each a
-    video's, in order); it is trained until greedy decoding answers them
-    exactly, batched as the tests batch them (see rule_chat), minutes on two
-    cores; ``training.log`` in its folder tells how it went. The key holds the
-    messages autokr writes for a sample request, so a change of the prompt's
-    words trains it again.
+    Its rule is ``Rule.over(texts)``, the rule NLLB model's; it is trained
+    until greedy decoding answers the sentences of ``scripts`` (each a video's,
+    in order, asked with ``glossary``'s terms) exactly, batched as the tests
+    batch them (see rule_chat): minutes on two cores. ``training.log`` in its
+    folder tells how it went. The key holds what autokr writes for a sample
+    request and its answer, so a change of the prompt's words trains it again.
     """
     from autokr.translation import prompt
 
-    sample = prompt.Request(("1",), (("2", "3"),), (("4", "5", "6"),))
+    sample = prompt.Request(
+        ("1", "2"), (("3", "4"), ("5", "6")), (("7", "8", "9"), ("10", "11", ""))
+    )
     key = [
+        sorted(set(texts)),
         scripts,
+        glossary,
         source_hash("rule_chat.py", "chat_model.py", "rule_nllb.py"),
-        rule_chat.messages(sample, "7"),
+        rule_chat.messages(sample, "12"),
+        prompt.answer(2, ["13", "14"]),
+        prompt.PROMPT_VERSION,
     ]
 
     def build(folder: Path) -> None:
         with open(folder / "training.log", "w", encoding="utf-8") as log:
-            rule_chat.build(scripts, folder, log=lambda line: print(line, file=log, flush=True))
+            rule_chat.build(
+                texts, scripts, glossary, folder, log=lambda line: print(line, file=log, flush=True)
+            )
 
     return cached("rule-chat", key, build)
 

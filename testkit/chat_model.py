@@ -1,13 +1,16 @@
-"""A tiny chat checkpoint laid out as a Hub instruction model, with random weights.
+"""Tiny chat checkpoints laid out as Hub instruction models: their tokenizer, and one with
+random weights.
 
-The files are those of a Hugging Face chat model: a ``LlamaForCausalLM`` in
-safetensors, ``generation_config.json``, and a character-level
-``tokenizer.json`` whose ``tokenizer_config.json`` holds a ``chat_template``
-(which takes and ignores ``enable_thinking``). ``AutoModelForCausalLM``,
-``AutoTokenizer`` and ``transformers serve`` load it as they load a model
-from the Hub, so autokr's ``backend: llm`` and ``backend: openai`` run
-through their real code. Its weights are random: its answers are no JSON,
-which is what the tests of the NLLB fallback need.
+The files are those of a Hugging Face chat model: the weights in safetensors,
+``generation_config.json``, and a ``tokenizer.json`` of one token a character
+whose ``tokenizer_config.json`` holds a ``chat_template`` (which takes and
+ignores ``enable_thinking``). ``AutoModelForCausalLM``, ``AutoTokenizer`` and
+``transformers serve`` load them as they load a model from the Hub, so
+autokr's ``backend: llm`` and ``backend: openai`` run through their real code.
+
+``build_random`` saves a ``LlamaForCausalLM`` with random weights: its answers
+are no JSON, which is what the tests of the NLLB fallback need. rule_chat
+trains an LFM2 model with the same tokenizer to answer by the rule.
 """
 
 from __future__ import annotations
@@ -42,8 +45,13 @@ def build_tokenizer(texts: list[str], out: Path):
     line's tokens are those of its translation: answering by the rule is
     copying each numbered line into the JSON answer, which a tiny model learns
     in minutes (rule_chat); it does not have to learn the substitution as well.
-    A line's ASCII letters are read as nothing, where the rule would write
-    FALLBACK for them: the test texts are Japanese.
+
+    Where it reads a line otherwise than ``Rule.apply`` writes it (the test
+    texts are Japanese, so none of them does): ASCII letters and ASCII
+    punctuation outside the prompt's own (``.,:=>"{}``) are dropped, where the
+    rule writes FALLBACK; digits and that punctuation stay as they are, and
+    split a run of unknown characters in two. ``rule_chat`` checks every line
+    it trains and checks on against the rule before training.
     """
     from tokenizers import Regex, Tokenizer, decoders, models, normalizers
     from transformers import AutoTokenizer, PreTrainedTokenizerFast
